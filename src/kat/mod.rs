@@ -1,0 +1,1 @@
+//! Known-answer vector runner: recognizes each vector file's format and checks every vector.

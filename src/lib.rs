@@ -1,0 +1,5 @@
+#![forbid(unsafe_code)]
+pub mod kem;
+pub mod keys;
+mod secret;
+pub mod xeddsa;

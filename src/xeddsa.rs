@@ -1,0 +1,240 @@
+//! XEdDSA signatures (Signal's XEdDSA and VXEdDSA specification, revision 1, section 2.3):
+//! Ed25519-compatible signatures made and checked with X25519 keys, so that one identity key
+//! serves both Diffie-Hellman and signing.
+//!
+//! Signing follows the specification: the Edwards key is forced to sign bit 0 by negating the
+//! private scalar when needed, so the signature's top bit is 0. Verification also accepts
+//! libsignal's variant, which keeps the real sign bit and carries it in the top bit of the
+//! signature's last byte (libsignal rust/core/src/curve/curve25519.rs): a signature with that bit
+//! clear is checked exactly as the specification says, so both forms verify with one rule.
+
+use curve25519_dalek::constants::ED25519_BASEPOINT_TABLE;
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::montgomery::MontgomeryPoint;
+use curve25519_dalek::scalar::{Scalar, clamp_integer};
+use rand_core::CryptoRng;
+use sha2::{Digest, Sha512};
+use zeroize::Zeroize;
+
+use crate::keys::{PrivateKey, PublicKey};
+
+/// Length of a signature: `R || s` (RFC 8032 section 5.1.6).
+pub const SIGNATURE_LEN: usize = 64;
+
+/// Length of the random input `Z` of XEdDSA signing (XEdDSA section 2.3: 64 bytes).
+pub const NONCE_RANDOM_LEN: usize = 64;
+
+/// `hash_1` prefix: `2^256 - 1 - 1` as 32 little-endian bytes, i.e. `0xFE || 0xFF * 31`
+/// (XEdDSA section 2.5, with b = 256).
+const HASH1_PREFIX: [u8; 32] = {
+    let mut prefix = [0xFFu8; 32];
+    prefix[0] = 0xFE;
+    prefix
+};
+
+/// The prime p = 2^255 - 19, little-endian: a u-coordinate must be below it (XEdDSA section 2.3).
+const FIELD_PRIME: [u8; 32] = {
+    let mut p = [0xFFu8; 32];
+    p[0] = 0xED;
+    p[31] = 0x7F;
+    p
+};
+
+/// Errors from checking a signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureError {
+    /// The signature is not 64 bytes long.
+    #[error("a signature must be 64 bytes, got {0}")]
+    InvalidLength(usize),
+    /// The signature does not verify under the given key and message.
+    #[error("signature verification failed")]
+    Invalid,
+}
+
+/// An XEdDSA signature, `R || s`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Signature([u8; SIGNATURE_LEN]);
+
+impl Signature {
+    /// Wraps 64 signature bytes.
+    pub const fn from_bytes(bytes: [u8; SIGNATURE_LEN]) -> Self {
+        Self(bytes)
+    }
+
+    /// Reads a 64-byte signature.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, SignatureError> {
+        bytes
+            .try_into()
+            .map(Self)
+            .map_err(|_| SignatureError::InvalidLength(bytes.len()))
+    }
+
+    /// The signature bytes.
+    pub const fn as_bytes(&self) -> &[u8; SIGNATURE_LEN] {
+        &self.0
+    }
+}
+
+impl core::fmt::Debug for Signature {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Signature({})", hex::encode(self.0))
+    }
+}
+
+/// Signs `message` with an X25519 private key (XEdDSA `xeddsa_sign`), with fresh randomness.
+pub fn sign<R: CryptoRng + ?Sized>(key: &PrivateKey, message: &[u8], rng: &mut R) -> Signature {
+    let mut random = [0u8; NONCE_RANDOM_LEN];
+    rng.fill_bytes(&mut random);
+    let signature = sign_with_random(key, message, &random);
+    random.zeroize();
+    signature
+}
+
+/// XEdDSA signing with caller-supplied `Z`, for known-answer tests. Use [`sign`] otherwise.
+pub fn sign_with_random(
+    key: &PrivateKey,
+    message: &[u8],
+    random: &[u8; NONCE_RANDOM_LEN],
+) -> Signature {
+    // calculate_key_pair: E = kB; the Edwards key A takes E's y with sign 0, a = +-k accordingly.
+    let mut clamped = clamp_integer(*key.as_bytes());
+    let mut k = Scalar::from_bytes_mod_order(clamped);
+    clamped.zeroize();
+    let edwards = EdwardsPoint::mul_base(&k);
+    let mut compressed = edwards.compress().to_bytes();
+    let negate = compressed[31] >> 7 == 1;
+    let mut a = if negate { -k } else { k };
+    k.zeroize();
+    compressed[31] &= 0x7F;
+    let public_a = compressed;
+
+    // r = hash_1(a || M || Z) mod q
+    let mut a_bytes = a.to_bytes();
+    let mut nonce_hash: [u8; 64] = Sha512::new()
+        .chain_update(HASH1_PREFIX)
+        .chain_update(a_bytes)
+        .chain_update(message)
+        .chain_update(random)
+        .finalize()
+        .into();
+    a_bytes.zeroize();
+    let mut r = Scalar::from_bytes_mod_order_wide(&nonce_hash);
+    nonce_hash.zeroize();
+    let big_r = (&r * ED25519_BASEPOINT_TABLE).compress().to_bytes();
+
+    let h = challenge(&big_r, &public_a, message);
+    let s = r + h * a;
+    r.zeroize();
+    a.zeroize();
+
+    let mut out = [0u8; SIGNATURE_LEN];
+    out[..32].copy_from_slice(&big_r);
+    out[32..].copy_from_slice(s.as_bytes());
+    Signature(out)
+}
+
+/// Checks an XEdDSA signature over `message` under the X25519 public key `key`.
+///
+/// Rejects a u-coordinate that is not below p, a u that is not on the curve, a non-canonical
+/// `s` (at least the group order: stricter than the specification's `s < 2^253`, which closes
+/// signature malleability; honest signers never produce such an `s`), and a wrong `R`.
+pub fn verify(key: &PublicKey, message: &[u8], signature: &Signature) -> Result<(), SignatureError> {
+    let u = key.as_bytes();
+    if !is_below_prime(u) {
+        return Err(SignatureError::Invalid);
+    }
+    let mut sig = signature.0;
+    let sign_bit = sig[63] >> 7;
+    sig[63] &= 0x7F;
+    let edwards = MontgomeryPoint(*u)
+        .to_edwards(sign_bit)
+        .ok_or(SignatureError::Invalid)?;
+    verify_edwards(&edwards, &edwards.compress().to_bytes(), message, &sig)
+}
+
+/// Ed25519 verification (RFC 8032 section 5.1.7, cofactorless): `[s]B = R + [h]A` with `R`
+/// compared as bytes and `s` required canonical. `a_bytes` is the encoding of `a` that is hashed.
+pub fn verify_edwards(
+    a: &EdwardsPoint,
+    a_bytes: &[u8; 32],
+    message: &[u8],
+    signature: &[u8; SIGNATURE_LEN],
+) -> Result<(), SignatureError> {
+    let (r_part, s_part) = signature.split_at(32);
+    let r_bytes: [u8; 32] = r_part.try_into().map_err(|_| SignatureError::Invalid)?;
+    let s_bytes: [u8; 32] = s_part.try_into().map_err(|_| SignatureError::Invalid)?;
+    let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes))
+        .ok_or(SignatureError::Invalid)?;
+    let h = challenge(&r_bytes, a_bytes, message);
+    let check = EdwardsPoint::vartime_double_scalar_mul_basepoint(&h, &-a, &s).compress();
+    if check.to_bytes() == r_bytes {
+        Ok(())
+    } else {
+        Err(SignatureError::Invalid)
+    }
+}
+
+/// Ed25519 verification from an encoded public key (for RFC 8032 and Wycheproof vectors).
+pub fn verify_ed25519(
+    public_key: &[u8; 32],
+    message: &[u8],
+    signature: &[u8; SIGNATURE_LEN],
+) -> Result<(), SignatureError> {
+    let a = CompressedEdwardsY(*public_key)
+        .decompress()
+        .ok_or(SignatureError::Invalid)?;
+    verify_edwards(&a, public_key, message, signature)
+}
+
+/// h = SHA-512(R || A || M) mod q (RFC 8032 section 5.1.6 step 4).
+fn challenge(r: &[u8; 32], a: &[u8; 32], message: &[u8]) -> Scalar {
+    let digest: [u8; 64] = Sha512::new()
+        .chain_update(r)
+        .chain_update(a)
+        .chain_update(message)
+        .finalize()
+        .into();
+    Scalar::from_bytes_mod_order_wide(&digest)
+}
+
+/// Whether a little-endian 32-byte integer is below p = 2^255 - 19.
+fn is_below_prime(u: &[u8; 32]) -> bool {
+    for (byte, prime) in u.iter().rev().zip(FIELD_PRIME.iter().rev()) {
+        if byte != prime {
+            return byte < prime;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn sign_verify_and_reject_tampering() {
+        let mut rng = rand::rngs::ChaCha20Rng::seed_from_u64(1);
+        for _ in 0..16 {
+            let key = PrivateKey::generate(&mut rng);
+            let public = key.public_key();
+            let sig = sign(&key, b"message", &mut rng);
+            assert_eq!(sig.as_bytes()[63] >> 7, 0, "spec signatures carry sign bit 0");
+            assert_eq!(verify(&public, b"message", &sig), Ok(()));
+            assert_eq!(verify(&public, b"messagf", &sig), Err(SignatureError::Invalid));
+            let mut bad = *sig.as_bytes();
+            bad[5] ^= 1;
+            assert_eq!(verify(&public, b"message", &Signature(bad)), Err(SignatureError::Invalid));
+        }
+    }
+
+    #[test]
+    fn prime_bound() {
+        assert!(!is_below_prime(&FIELD_PRIME));
+        let mut below = FIELD_PRIME;
+        below[0] -= 1;
+        assert!(is_below_prime(&below));
+        assert!(!is_below_prime(&[0xFF; 32]));
+    }
+}
