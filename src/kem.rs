@@ -6,9 +6,7 @@
 //! runs the FIPS 203 section 7.2 check (length and `ByteEncode12(ByteDecode12(ek)) == ek`). Key and
 //! secret bytes are copied into zeroizing types of ours at once.
 
-use pqcrypto_traits::kem::{
-    Ciphertext as _, PublicKey as _, SecretKey as _, SharedSecret as _,
-};
+use pqcrypto_traits::kem::{Ciphertext as _, PublicKey as _, SecretKey as _, SharedSecret as _};
 use rand_core::CryptoRng;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -53,7 +51,9 @@ pub enum KemError {
         actual: usize,
     },
     /// The encapsulation key fails the FIPS 203 section 7.2 modulus check.
-    #[error("the KEM public key is invalid (a coefficient is not reduced modulo q, FIPS 203 section 7.2)")]
+    #[error(
+        "the KEM public key is invalid (a coefficient is not reduced modulo q, FIPS 203 section 7.2)"
+    )]
     InvalidPublicKey,
     /// A key or ciphertext of one KEM was used with the other.
     #[error("KEM mismatch: expected {expected}, got {actual}")]
@@ -262,13 +262,14 @@ impl KemPublicKey {
             });
         }
         self.validate()?;
-        let key = pqcrypto_mlkem::mlkem1024::PublicKey::from_bytes(&self.bytes[..]).map_err(|_| {
-            KemError::InvalidLength {
-                what: "a KEM public key",
-                expected: PUBLIC_KEY_LEN,
-                actual: self.bytes.len(),
-            }
-        })?;
+        let key =
+            pqcrypto_mlkem::mlkem1024::PublicKey::from_bytes(&self.bytes[..]).map_err(|_| {
+                KemError::InvalidLength {
+                    what: "a KEM public key",
+                    expected: PUBLIC_KEY_LEN,
+                    actual: self.bytes.len(),
+                }
+            })?;
         let (ss, ct) = pqcrypto_mlkem::mlkem1024::encapsulate(&key);
         let shared = KemSharedSecret::from_slice(ss.as_bytes()).ok_or(KemError::InvalidLength {
             what: "a shared secret",
@@ -347,9 +348,13 @@ impl KemSecretKey {
                     actual,
                 };
                 let key = pqcrypto_mlkem::mlkem1024::SecretKey::from_bytes(&self.bytes[..])
-                    .map_err(|_| length_error("a KEM secret key", SECRET_KEY_LEN, SECRET_KEY_LEN))?;
+                    .map_err(|_| {
+                        length_error("a KEM secret key", SECRET_KEY_LEN, SECRET_KEY_LEN)
+                    })?;
                 let ct = pqcrypto_mlkem::mlkem1024::Ciphertext::from_bytes(&ciphertext.bytes[..])
-                    .map_err(|_| length_error("a KEM ciphertext", CIPHERTEXT_LEN, CIPHERTEXT_LEN))?;
+                    .map_err(|_| {
+                    length_error("a KEM ciphertext", CIPHERTEXT_LEN, CIPHERTEXT_LEN)
+                })?;
                 let ss = pqcrypto_mlkem::mlkem1024::decapsulate(&ct, &key);
                 KemSharedSecret::from_slice(ss.as_bytes()).ok_or(length_error(
                     "a shared secret",
@@ -357,10 +362,7 @@ impl KemSecretKey {
                     ss.as_bytes().len(),
                 ))
             }
-            (Backend::PqClean, kem) => Err(KemError::UnsupportedBackend {
-                backend,
-                kem,
-            }),
+            (Backend::PqClean, kem) => Err(KemError::UnsupportedBackend { backend, kem }),
         }
     }
 }
@@ -493,8 +495,14 @@ mod tests {
         let mut rng = rand::rngs::ChaCha20Rng::seed_from_u64(7);
         for kem in [KemType::MlKem1024, KemType::Kyber1024] {
             let pair = KemKeyPair::generate(kem, Backend::Libcrux, &mut rng).unwrap();
-            let (ct, ss) = pair.public_key().encapsulate(Backend::Libcrux, &mut rng).unwrap();
-            let back = pair.secret_key().decapsulate(&ct, Backend::Libcrux).unwrap();
+            let (ct, ss) = pair
+                .public_key()
+                .encapsulate(Backend::Libcrux, &mut rng)
+                .unwrap();
+            let back = pair
+                .secret_key()
+                .decapsulate(&ct, Backend::Libcrux)
+                .unwrap();
             assert_eq!(ss, back);
             let encoded = pair.public_key().encode();
             assert_eq!(encoded[0], kem.type_byte());
@@ -528,7 +536,10 @@ mod tests {
             pair.secret_key().decapsulate(&ct, Backend::Libcrux),
             Err(KemError::Mismatch { .. })
         ));
-        assert_eq!(KemPublicKey::decode(&[0x09; 1569]).err(), Some(KemError::UnknownType(0x09)));
+        assert_eq!(
+            KemPublicKey::decode(&[0x09; 1569]).err(),
+            Some(KemError::UnknownType(0x09))
+        );
         assert!(matches!(
             KemPublicKey::decode(&[0x0A; 10]),
             Err(KemError::InvalidLength { .. })

@@ -246,11 +246,17 @@ mod tests {
         assert_eq!(PublicKey::decode(&encoded), Ok(key));
         assert_eq!(
             PublicKey::decode(&encoded[..32]),
-            Err(KeyError::InvalidLength { expected: 33, actual: 32 })
+            Err(KeyError::InvalidLength {
+                expected: 33,
+                actual: 32
+            })
         );
         let mut wrong = encoded;
         wrong[0] = 0x0a;
-        assert_eq!(PublicKey::decode(&wrong), Err(KeyError::UnknownKeyType(0x0a)));
+        assert_eq!(
+            PublicKey::decode(&wrong),
+            Err(KeyError::UnknownKeyType(0x0a))
+        );
         assert!(PublicKey::decode(&[]).is_err());
     }
 
@@ -258,7 +264,10 @@ mod tests {
     fn zero_point_is_rejected() {
         let private = PrivateKey::from_bytes([7u8; 32]);
         let zero = PublicKey::from_bytes([0u8; 32]);
-        assert_eq!(private.diffie_hellman(&zero).err(), Some(KeyError::NonContributory));
+        assert_eq!(
+            private.diffie_hellman(&zero).err(),
+            Some(KeyError::NonContributory)
+        );
     }
 
     #[test]

@@ -139,7 +139,11 @@ pub fn sign_with_random(
 /// Rejects a u-coordinate that is not below p, a u that is not on the curve, a non-canonical
 /// `s` (at least the group order: stricter than the specification's `s < 2^253`, which closes
 /// signature malleability; honest signers never produce such an `s`), and a wrong `R`.
-pub fn verify(key: &PublicKey, message: &[u8], signature: &Signature) -> Result<(), SignatureError> {
+pub fn verify(
+    key: &PublicKey,
+    message: &[u8],
+    signature: &Signature,
+) -> Result<(), SignatureError> {
     let u = key.as_bytes();
     if !is_below_prime(u) {
         return Err(SignatureError::Invalid);
@@ -220,12 +224,22 @@ mod tests {
             let key = PrivateKey::generate(&mut rng);
             let public = key.public_key();
             let sig = sign(&key, b"message", &mut rng);
-            assert_eq!(sig.as_bytes()[63] >> 7, 0, "spec signatures carry sign bit 0");
+            assert_eq!(
+                sig.as_bytes()[63] >> 7,
+                0,
+                "spec signatures carry sign bit 0"
+            );
             assert_eq!(verify(&public, b"message", &sig), Ok(()));
-            assert_eq!(verify(&public, b"messagf", &sig), Err(SignatureError::Invalid));
+            assert_eq!(
+                verify(&public, b"messagf", &sig),
+                Err(SignatureError::Invalid)
+            );
             let mut bad = *sig.as_bytes();
             bad[5] ^= 1;
-            assert_eq!(verify(&public, b"message", &Signature(bad)), Err(SignatureError::Invalid));
+            assert_eq!(
+                verify(&public, b"message", &Signature(bad)),
+                Err(SignatureError::Invalid)
+            );
         }
     }
 

@@ -1,0 +1,517 @@
+//! The PQXDH key agreement (Signal's PQXDH specification, revision 3) and, for comparison, the
+//! classical X3DH it extends, both with libsignal's byte-level choices.
+//!
+//! ```text
+//! DH1 = DH(IK_A, SPK_B)   DH2 = DH(EK_A, IK_B)   DH3 = DH(EK_A, SPK_B)   [DH4 = DH(EK_A, OPK_B)]
+//! (CT, SS) = PQKEM-ENC(PQPK_B)
+//! root key || chain key = HKDF-SHA256(salt = 0*32, IKM = 0xFF*32 || DH1 || DH2 || DH3 [|| DH4] || SS,
+//!                                     info = "WhisperText_X25519_SHA-256_CRYSTALS-KYBER-1024", 64)
+//! AD = EncodeEC(IK_A) || EncodeEC(IK_B)
+//! ```
+
+use hkdf::Hkdf;
+use rand_core::CryptoRng;
+use sha2::Sha256;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::bundle::{BundleError, PreKeyBundle};
+use crate::chain_key::ChainKey;
+use crate::identity::IdentityKeyPair;
+use crate::kem::{
+    Backend, CIPHERTEXT_LEN, KemCiphertext, KemError, KemSecretKey, KemSharedSecret, KemType,
+};
+use crate::keys::{DhOutput, ENCODED_EC_LEN, EphemeralKeyPair, KeyError, KeyPair, PublicKey};
+use crate::prekey::PreKeyId;
+use crate::prekey_store::PreKeyStore;
+use crate::root_key::RootKey;
+use crate::session_id::SessionId;
+
+/// HKDF info of PQXDH: libsignal's value for both Kyber1024 and ML-KEM-1024
+/// (rust/protocol/src/pqxdh.rs; PQXDH section 2.1 names the application in `info`).
+pub const PQXDH_INFO: &[u8] = b"WhisperText_X25519_SHA-256_CRYSTALS-KYBER-1024";
+
+/// HKDF info of classical X3DH (libsignal session version 3).
+pub const X3DH_INFO: &[u8] = b"WhisperText";
+
+/// `F`: 32 bytes of 0xFF before the key material, for domain separation from XEdDSA
+/// (PQXDH section 2.2, X3DH section 2.2).
+pub const KDF_PREFIX: [u8; 32] = [0xFF; 32];
+
+/// HKDF salt: a hash-length string of zeros (PQXDH section 2.2).
+pub const KDF_SALT: [u8; 32] = [0u8; 32];
+
+/// Bytes taken from the HKDF: root key (0..32) then the first chain key (32..64).
+pub const KDF_OUTPUT_LEN: usize = 64;
+
+/// Version byte of the initial-message header's binary form (ours; see SPEC.md).
+pub const HEADER_VERSION: u8 = 1;
+
+/// Header flag: a one-time prekey id follows.
+const FLAG_ONE_TIME_PREKEY: u8 = 0x01;
+/// Header flag: a PQ prekey id and a KEM ciphertext follow (absent only in classical X3DH).
+const FLAG_PQ: u8 = 0x02;
+
+/// Length of the associated data: two `EncodeEC` identity keys.
+pub const ASSOCIATED_DATA_LEN: usize = 2 * ENCODED_EC_LEN;
+
+/// Which key agreement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// PQXDH: three or four DH outputs and a KEM shared secret.
+    Pqxdh,
+    /// Classical X3DH, for comparison: no KEM, info "WhisperText".
+    X3dh,
+}
+
+impl Protocol {
+    /// The HKDF info string.
+    pub const fn info(self) -> &'static [u8] {
+        match self {
+            Self::Pqxdh => PQXDH_INFO,
+            Self::X3dh => X3DH_INFO,
+        }
+    }
+}
+
+/// Errors from the handshake.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// The bundle failed verification.
+    #[error("bundle: {0}")]
+    Bundle(#[from] BundleError),
+    /// A DH output was all zeros, or a key was malformed.
+    #[error("key agreement: {0}")]
+    Key(#[from] KeyError),
+    /// The KEM step failed (invalid key, mismatched KEM types).
+    #[error("KEM: {0}")]
+    Kem(#[from] KemError),
+    /// The initial message names a signed prekey the responder does not have.
+    #[error("unknown signed prekey id {0}")]
+    UnknownSignedPreKey(PreKeyId),
+    /// The initial message names a one-time prekey the responder does not have (or used already).
+    #[error("unknown or already used one-time prekey id {0}")]
+    UnknownOneTimePreKey(PreKeyId),
+    /// The initial message names a PQ prekey the responder does not have (or used already).
+    #[error("unknown or already used PQ prekey id {0}")]
+    UnknownPqPreKey(PreKeyId),
+    /// A PQXDH responder got a header without a KEM ciphertext (a downgrade to X3DH).
+    #[error("the initial message carries no KEM ciphertext")]
+    MissingKemCiphertext,
+    /// The header's KEM ciphertext is of another KEM than the named PQ prekey.
+    #[error("the KEM ciphertext is {actual}, the PQ prekey is {expected}")]
+    KemMismatch {
+        /// The prekey's KEM.
+        expected: KemType,
+        /// The ciphertext's KEM.
+        actual: KemType,
+    },
+    /// The initial-message header is malformed.
+    #[error("malformed initial-message header: {0}")]
+    MalformedHeader(&'static str),
+    /// The initial-message header has an unknown version.
+    #[error("unknown initial-message header version {0}")]
+    UnknownHeaderVersion(u8),
+}
+
+/// The KEM part of an initial message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PqHeader {
+    /// Which PQ prekey was encapsulated to.
+    pub prekey_id: PreKeyId,
+    /// `CT`, tagged with its KEM.
+    pub ciphertext: KemCiphertext,
+}
+
+/// What the initiator sends so that the responder can run its side: `IK_A`, `EK_A`, the prekey
+/// ids, and the KEM ciphertext.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InitialHeader {
+    /// `IK_A`.
+    pub identity_key: PublicKey,
+    /// `EK_A`.
+    pub ephemeral_key: PublicKey,
+    /// Which signed prekey was used.
+    pub signed_prekey_id: PreKeyId,
+    /// Which one-time prekey was used, if any.
+    pub one_time_prekey_id: Option<PreKeyId>,
+    /// The KEM part; `None` only for classical X3DH.
+    pub pq: Option<PqHeader>,
+}
+
+impl InitialHeader {
+    /// The binary form (SPEC.md, "Initial-message header"):
+    /// `version || EncodeEC(IK_A) || EncodeEC(EK_A) || u32be SPK id || flags
+    /// [|| u32be OPK id] [|| u32be PQ prekey id || KEM type byte || CT]`.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(2 + 2 * ENCODED_EC_LEN + 13 + CIPHERTEXT_LEN);
+        out.push(HEADER_VERSION);
+        out.extend_from_slice(&self.identity_key.encode());
+        out.extend_from_slice(&self.ephemeral_key.encode());
+        out.extend_from_slice(&self.signed_prekey_id.to_be_bytes());
+        let mut flags = 0u8;
+        if self.one_time_prekey_id.is_some() {
+            flags |= FLAG_ONE_TIME_PREKEY;
+        }
+        if self.pq.is_some() {
+            flags |= FLAG_PQ;
+        }
+        out.push(flags);
+        if let Some(id) = self.one_time_prekey_id {
+            out.extend_from_slice(&id.to_be_bytes());
+        }
+        if let Some(pq) = &self.pq {
+            out.extend_from_slice(&pq.prekey_id.to_be_bytes());
+            out.push(pq.ciphertext.kem().type_byte());
+            out.extend_from_slice(pq.ciphertext.as_bytes());
+        }
+        out
+    }
+
+    /// Parses the binary form, checking the version, every length and the flags; trailing bytes
+    /// are an error.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, HandshakeError> {
+        let mut reader = Reader(bytes);
+        let version = reader.byte()?;
+        if version != HEADER_VERSION {
+            return Err(HandshakeError::UnknownHeaderVersion(version));
+        }
+        let identity_key = PublicKey::decode(reader.take(ENCODED_EC_LEN)?)?;
+        let ephemeral_key = PublicKey::decode(reader.take(ENCODED_EC_LEN)?)?;
+        let signed_prekey_id = reader.u32()?;
+        let flags = reader.byte()?;
+        if flags & !(FLAG_ONE_TIME_PREKEY | FLAG_PQ) != 0 {
+            return Err(HandshakeError::MalformedHeader("unknown flag bits"));
+        }
+        let one_time_prekey_id = if flags & FLAG_ONE_TIME_PREKEY != 0 {
+            Some(reader.u32()?)
+        } else {
+            None
+        };
+        let pq = if flags & FLAG_PQ != 0 {
+            let prekey_id = reader.u32()?;
+            let kem = KemType::from_type_byte(reader.byte()?)?;
+            let ciphertext = KemCiphertext::from_slice(kem, reader.take(CIPHERTEXT_LEN)?)?;
+            Some(PqHeader {
+                prekey_id,
+                ciphertext,
+            })
+        } else {
+            None
+        };
+        if !reader.0.is_empty() {
+            return Err(HandshakeError::MalformedHeader("trailing bytes"));
+        }
+        Ok(Self {
+            identity_key,
+            ephemeral_key,
+            signed_prekey_id,
+            one_time_prekey_id,
+            pq,
+        })
+    }
+
+    /// Which protocol the header belongs to.
+    pub fn protocol(&self) -> Protocol {
+        if self.pq.is_some() {
+            Protocol::Pqxdh
+        } else {
+            Protocol::X3dh
+        }
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], HandshakeError> {
+        if self.0.len() < n {
+            return Err(HandshakeError::MalformedHeader("truncated"));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+    fn byte(&mut self) -> Result<u8, HandshakeError> {
+        self.take(1)?
+            .first()
+            .copied()
+            .ok_or(HandshakeError::MalformedHeader("truncated"))
+    }
+    fn u32(&mut self) -> Result<u32, HandshakeError> {
+        let bytes: [u8; 4] = self
+            .take(4)?
+            .try_into()
+            .map_err(|_| HandshakeError::MalformedHeader("truncated"))?;
+        Ok(u32::from_be_bytes(bytes))
+    }
+}
+
+/// The keys both sides agree on.
+#[derive(Debug)]
+pub struct SharedKeys {
+    /// The first root key (HKDF output bytes 0..32).
+    pub root_key: RootKey,
+    /// The first chain key (bytes 32..64): the responder's sending chain.
+    pub chain_key: ChainKey,
+    /// `AD = EncodeEC(IK_A) || EncodeEC(IK_B)`.
+    pub associated_data: Vec<u8>,
+    /// The transcript-derived session id.
+    pub session_id: SessionId,
+}
+
+/// What the initiator gets: the shared keys and the header to send.
+#[derive(Debug)]
+pub struct Initiation {
+    /// The agreed keys.
+    pub keys: SharedKeys,
+    /// The header of the initial message.
+    pub header: InitialHeader,
+}
+
+/// `AD = EncodeEC(IK_A) || EncodeEC(IK_B)` (PQXDH section 3.3), initiator first.
+pub fn associated_data(initiator: &PublicKey, responder: &PublicKey) -> Vec<u8> {
+    let mut ad = Vec::with_capacity(ASSOCIATED_DATA_LEN);
+    ad.extend_from_slice(&initiator.encode());
+    ad.extend_from_slice(&responder.encode());
+    ad
+}
+
+/// KDF(KM) = HKDF-SHA256(salt = zeros, IKM = F || DH1 || DH2 || DH3 [|| DH4] [|| SS], info), 64 bytes.
+pub(crate) fn derive_keys(
+    dhs: &[&DhOutput],
+    shared_secret: Option<&KemSharedSecret>,
+    info: &[u8],
+) -> (RootKey, ChainKey) {
+    let mut ikm = Zeroizing::new(Vec::with_capacity(32 * (dhs.len() + 2)));
+    ikm.extend_from_slice(&KDF_PREFIX);
+    for dh in dhs {
+        ikm.extend_from_slice(dh.as_bytes());
+    }
+    if let Some(ss) = shared_secret {
+        ikm.extend_from_slice(ss.as_bytes());
+    }
+    let mut okm = [0u8; KDF_OUTPUT_LEN];
+    // 64 bytes is far below HKDF-SHA256's 8160-byte limit, so expand cannot fail.
+    let _ = Hkdf::<Sha256>::new(Some(&KDF_SALT), &ikm).expand(info, &mut okm);
+    let (root, chain) = okm.split_at(32);
+    let keys = (
+        RootKey::from_slice(root).unwrap_or_else(|| RootKey::from_bytes([0; 32])),
+        ChainKey::from_slice(chain).unwrap_or_else(|| ChainKey::from_bytes([0; 32])),
+    );
+    okm.zeroize();
+    keys
+}
+
+/// The initiator's DH computations and KDF, from her keys and the responder's public keys.
+pub(crate) fn initiator_keys(
+    identity: &KeyPair,
+    ephemeral: &KeyPair,
+    their_identity: &PublicKey,
+    their_signed_prekey: &PublicKey,
+    their_one_time_prekey: Option<&PublicKey>,
+    shared_secret: Option<&KemSharedSecret>,
+    info: &[u8],
+) -> Result<(RootKey, ChainKey), KeyError> {
+    let dh1 = identity.diffie_hellman(their_signed_prekey)?;
+    let dh2 = ephemeral.diffie_hellman(their_identity)?;
+    let dh3 = ephemeral.diffie_hellman(their_signed_prekey)?;
+    let dh4 = their_one_time_prekey
+        .map(|opk| ephemeral.diffie_hellman(opk))
+        .transpose()?;
+    let mut dhs = vec![&dh1, &dh2, &dh3];
+    dhs.extend(dh4.as_ref());
+    Ok(derive_keys(&dhs, shared_secret, info))
+}
+
+/// The responder's DH computations and KDF, from his private keys and the initiator's public keys.
+pub(crate) fn responder_keys(
+    identity: &KeyPair,
+    signed_prekey: &KeyPair,
+    one_time_prekey: Option<&KeyPair>,
+    their_identity: &PublicKey,
+    their_ephemeral: &PublicKey,
+    shared_secret: Option<&KemSharedSecret>,
+    info: &[u8],
+) -> Result<(RootKey, ChainKey), KeyError> {
+    let dh1 = signed_prekey.diffie_hellman(their_identity)?;
+    let dh2 = identity.diffie_hellman(their_ephemeral)?;
+    let dh3 = signed_prekey.diffie_hellman(their_ephemeral)?;
+    let dh4 = one_time_prekey
+        .map(|opk| opk.diffie_hellman(their_ephemeral))
+        .transpose()?;
+    let mut dhs = vec![&dh1, &dh2, &dh3];
+    dhs.extend(dh4.as_ref());
+    Ok(derive_keys(&dhs, shared_secret, info))
+}
+
+/// Runs the initiator's side of PQXDH against a bundle with fresh randomness: verifies the bundle,
+/// encapsulates to its PQ prekey, and derives the keys. The ephemeral key is consumed.
+pub fn initiate<R: CryptoRng + ?Sized>(
+    identity: &IdentityKeyPair,
+    bundle: &PreKeyBundle,
+    backend: Backend,
+    rng: &mut R,
+) -> Result<Initiation, HandshakeError> {
+    bundle.verify()?;
+    let ephemeral = EphemeralKeyPair::generate(rng);
+    let (ciphertext, shared_secret) = bundle.pq_prekey.key.encapsulate(backend, rng)?;
+    finish_initiation(
+        identity,
+        bundle,
+        ephemeral,
+        Some((ciphertext, shared_secret)),
+    )
+}
+
+/// The initiator's side with caller-chosen ephemeral key and KEM randomness, for known-answer
+/// vectors and seeded runs. Verifies the bundle like [`initiate`].
+pub fn initiate_deterministic(
+    identity: &IdentityKeyPair,
+    bundle: &PreKeyBundle,
+    ephemeral: EphemeralKeyPair,
+    kem_randomness: &[u8; crate::kem::ENCAPS_SEED_LEN],
+) -> Result<Initiation, HandshakeError> {
+    bundle.verify()?;
+    let (ciphertext, shared_secret) = bundle
+        .pq_prekey
+        .key
+        .encapsulate_deterministic(kem_randomness)?;
+    finish_initiation(
+        identity,
+        bundle,
+        ephemeral,
+        Some((ciphertext, shared_secret)),
+    )
+}
+
+/// Classical X3DH initiator (no KEM), for the cost comparison. Only the signed prekey's
+/// signature is checked, since the PQ prekey is not used.
+pub fn initiate_x3dh<R: CryptoRng + ?Sized>(
+    identity: &IdentityKeyPair,
+    bundle: &PreKeyBundle,
+    rng: &mut R,
+) -> Result<Initiation, HandshakeError> {
+    bundle.verify_signed_prekey()?;
+    finish_initiation(identity, bundle, EphemeralKeyPair::generate(rng), None)
+}
+
+fn finish_initiation(
+    identity: &IdentityKeyPair,
+    bundle: &PreKeyBundle,
+    ephemeral: EphemeralKeyPair,
+    kem: Option<(KemCiphertext, KemSharedSecret)>,
+) -> Result<Initiation, HandshakeError> {
+    let protocol = if kem.is_some() {
+        Protocol::Pqxdh
+    } else {
+        Protocol::X3dh
+    };
+    let (root_key, chain_key) = initiator_keys(
+        identity.key_pair(),
+        ephemeral.key_pair(),
+        &bundle.identity_key,
+        &bundle.signed_prekey.key,
+        bundle.one_time_prekey.as_ref().map(|o| &o.key),
+        kem.as_ref().map(|(_, ss)| ss),
+        protocol.info(),
+    )?;
+    let ephemeral_key = *ephemeral.public_key();
+    // EK_A's private key is wiped here, as PQXDH section 3.3 asks.
+    drop(ephemeral);
+    let pq = kem.map(|(ciphertext, _shared_secret)| PqHeader {
+        prekey_id: bundle.pq_prekey.id,
+        ciphertext,
+    });
+    let session_id = SessionId::derive(
+        identity.public_key(),
+        &bundle.identity_key,
+        &ephemeral_key,
+        pq.as_ref().map(|p| &p.ciphertext),
+    );
+    Ok(Initiation {
+        keys: SharedKeys {
+            root_key,
+            chain_key,
+            associated_data: associated_data(identity.public_key(), &bundle.identity_key),
+            session_id,
+        },
+        header: InitialHeader {
+            identity_key: *identity.public_key(),
+            ephemeral_key,
+            signed_prekey_id: bundle.signed_prekey.id,
+            one_time_prekey_id: bundle.one_time_prekey.map(|o| o.id),
+            pq,
+        },
+    })
+}
+
+/// Runs the responder's side from his prekey store. Nothing is deleted here: call
+/// [`PreKeyStore::consume`] once the first message has decrypted (PQXDH section 3.4).
+/// `require_pq` refuses headers without a KEM ciphertext (set it unless X3DH is wanted).
+pub fn respond(
+    store: &PreKeyStore,
+    header: &InitialHeader,
+    backend: Backend,
+    require_pq: bool,
+) -> Result<SharedKeys, HandshakeError> {
+    let signed = store
+        .signed_prekey(header.signed_prekey_id)
+        .ok_or(HandshakeError::UnknownSignedPreKey(header.signed_prekey_id))?;
+    let one_time = header
+        .one_time_prekey_id
+        .map(|id| {
+            store
+                .one_time_prekey(id)
+                .ok_or(HandshakeError::UnknownOneTimePreKey(id))
+        })
+        .transpose()?;
+    let shared_secret = match &header.pq {
+        Some(pq) => {
+            let prekey = store
+                .pq_prekey(pq.prekey_id)
+                .ok_or(HandshakeError::UnknownPqPreKey(pq.prekey_id))?;
+            Some(decapsulate(
+                prekey.key_pair().secret_key(),
+                &pq.ciphertext,
+                backend,
+            )?)
+        }
+        None if require_pq => return Err(HandshakeError::MissingKemCiphertext),
+        None => None,
+    };
+    let (root_key, chain_key) = responder_keys(
+        store.identity().key_pair(),
+        signed.key_pair(),
+        one_time.map(|o| o.key_pair()),
+        &header.identity_key,
+        &header.ephemeral_key,
+        shared_secret.as_ref(),
+        header.protocol().info(),
+    )?;
+    Ok(SharedKeys {
+        root_key,
+        chain_key,
+        associated_data: associated_data(&header.identity_key, store.identity().public_key()),
+        session_id: SessionId::derive(
+            &header.identity_key,
+            store.identity().public_key(),
+            &header.ephemeral_key,
+            header.pq.as_ref().map(|p| &p.ciphertext),
+        ),
+    })
+}
+
+fn decapsulate(
+    secret: &KemSecretKey,
+    ciphertext: &KemCiphertext,
+    backend: Backend,
+) -> Result<KemSharedSecret, HandshakeError> {
+    if secret.kem() != ciphertext.kem() {
+        return Err(HandshakeError::KemMismatch {
+            expected: secret.kem(),
+            actual: ciphertext.kem(),
+        });
+    }
+    Ok(secret.decapsulate(ciphertext, backend)?)
+}
