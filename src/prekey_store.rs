@@ -153,14 +153,13 @@ impl PreKeyStore {
         if let Some(id) = header.one_time_prekey_id {
             self.one_time.remove(&id);
         }
-        if let Some(pq) = &header.pq {
-            if self
+        if let Some(pq) = &header.pq
+            && self
                 .pq
                 .get(&pq.prekey_id)
                 .is_some_and(|k| k.kind() == PqPreKeyKind::OneTime)
-            {
-                self.pq.remove(&pq.prekey_id);
-            }
+        {
+            self.pq.remove(&pq.prekey_id);
         }
     }
 }
