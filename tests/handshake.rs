@@ -1,5 +1,10 @@
 //! PQXDH handshake behaviour: agreement, bundle verification, prekey consumption, header parsing.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use pqxdh::bundle::{BundleError, PreKeyBundle};
 use pqxdh::identity::IdentityKeyPair;

@@ -1,5 +1,10 @@
 //! PQXDH known-answer vectors: libsignal's, libsignal's X3DH vector, and our own.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use pqxdh::kat::pqxdh_vectors;
 
