@@ -50,3 +50,7 @@ pub use pqxdh::{HandshakeError, InitialHeader, Initiation, SharedKeys};
 pub use prekey_store::PreKeyStore;
 pub use root_key::RootKey;
 pub use session_id::SessionId;
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
