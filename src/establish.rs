@@ -1,0 +1,116 @@
+//! Sessions from handshakes: the initiator's session from a bundle, and the responder's session
+//! from a pre-key message, joining PQXDH to the Double Ratchet.
+
+use rand_core::CryptoRng;
+
+use crate::bundle::PreKeyBundle;
+use crate::identity::IdentityKeyPair;
+use crate::kem::{Backend, KemType};
+use crate::pqxdh::{self, HandshakeError, InitialHeader};
+use crate::prekey_store::PreKeyStore;
+use crate::ratchet::{DecryptError, Session, WireMessage};
+use crate::root_key::RootKey;
+use crate::session_id::SessionId;
+
+/// Errors from establishing a session.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EstablishError {
+    /// The PQXDH handshake failed.
+    #[error("handshake: {0}")]
+    Handshake(#[from] HandshakeError),
+    /// The first message did not decrypt (nothing was stored, no prekey was consumed).
+    #[error("first message: {0}")]
+    Decrypt(#[from] DecryptError),
+    /// A normal message arrived where a pre-key message was needed.
+    #[error("not a pre-key message: no session exists to decrypt it")]
+    NotPreKeyMessage,
+}
+
+/// A freshly established session and what the handshake produced.
+#[derive(Debug)]
+pub struct Established {
+    /// The Double Ratchet session.
+    pub session: Session,
+    /// The transcript-derived session id.
+    pub session_id: SessionId,
+    /// The PQXDH root key (the node reports it; a real client never should).
+    pub handshake_root_key: RootKey,
+    /// The KEM used, `None` for classical X3DH.
+    pub kem: Option<KemType>,
+}
+
+/// The initiator: verifies the bundle, runs PQXDH and starts a session whose messages are
+/// pre-key messages until the first reply arrives.
+pub fn initiate<R: CryptoRng + ?Sized>(
+    identity: &IdentityKeyPair,
+    bundle: &PreKeyBundle,
+    backend: Backend,
+    rng: &mut R,
+) -> Result<Established, EstablishError> {
+    let init = pqxdh::initiate(identity, bundle, backend, rng)?;
+    let kem = init.header.pq.as_ref().map(|p| p.ciphertext.kem());
+    let handshake_root_key = init.keys.root_key.clone();
+    let session_id = init.keys.session_id;
+    let session = Session::new_initiator(
+        init.keys.root_key,
+        init.keys.chain_key,
+        bundle.signed_prekey.key,
+        init.keys.associated_data,
+        init.header.to_bytes(),
+        rng,
+    )?;
+    Ok(Established {
+        session,
+        session_id,
+        handshake_root_key,
+        kem,
+    })
+}
+
+/// The pre-key header of a wire message, if it is a pre-key message.
+pub fn prekey_header(wire: &[u8]) -> Result<Option<InitialHeader>, EstablishError> {
+    match WireMessage::parse(wire)?.prekey_header() {
+        Some(header) => Ok(Some(InitialHeader::from_bytes(header)?)),
+        None => Ok(None),
+    }
+}
+
+/// The session id a pre-key header leads to at the responder `identity`.
+pub fn session_id_of(header: &InitialHeader, identity: &IdentityKeyPair) -> SessionId {
+    SessionId::derive(
+        &header.identity_key,
+        identity.public_key(),
+        &header.ephemeral_key,
+        header.pq.as_ref().map(|p| &p.ciphertext),
+    )
+}
+
+/// The responder: runs PQXDH from a pre-key message's header, decrypts its ratchet message,
+/// and only then deletes the one-time prekeys it used. Classical X3DH headers are refused.
+pub fn accept(
+    store: &mut PreKeyStore,
+    wire: &[u8],
+    backend: Backend,
+) -> Result<(Established, Vec<u8>), EstablishError> {
+    let header = prekey_header(wire)?.ok_or(EstablishError::NotPreKeyMessage)?;
+    let keys = pqxdh::respond(store, &header, backend, true)?;
+    let signed = store
+        .signed_prekey(header.signed_prekey_id)
+        .ok_or(HandshakeError::UnknownSignedPreKey(header.signed_prekey_id))?
+        .key_pair()
+        .clone();
+    let handshake_root_key = keys.root_key.clone();
+    let mut session = Session::new_responder(keys.root_key, keys.chain_key, signed, keys.associated_data);
+    let plaintext = session.decrypt(wire)?;
+    store.consume(&header);
+    Ok((
+        Established {
+            session,
+            session_id: keys.session_id,
+            handshake_root_key,
+            kem: header.pq.as_ref().map(|p| p.ciphertext.kem()),
+        },
+        plaintext,
+    ))
+}
