@@ -27,9 +27,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod armor;
 pub mod bundle;
 pub mod chain_key;
+pub mod cli;
+pub mod files;
 pub mod identity;
+pub mod identity_file;
 pub mod kat;
 pub mod kem;
 pub mod keys;
