@@ -192,3 +192,34 @@ fn rfc7748_million_iterations() {
         (6, 0, 0)
     );
 }
+
+#[test]
+fn command_line_prints_one_line_per_file_and_totals() {
+    let bin = env!("CARGO_BIN_EXE_pqxdh");
+    let out = std::process::Command::new(bin)
+        .args(["kat", "kat/rfc/"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[0].starts_with("ok   kat/rfc/rfc5869_hkdf.json (rfc5869 hkdf): 3 passed"));
+    assert_eq!(lines[3], "13 passed, 0 failed, 5 skipped");
+
+    let dir = std::env::temp_dir().join(format!("pqxdh-kat-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, "{ not json").unwrap();
+    let out = std::process::Command::new(bin)
+        .arg("kat")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("FAIL "), "{text}");
+    assert!(text.contains("malformed JSON"), "{text}");
+    assert_eq!(text.lines().last(), Some("0 passed, 1 failed"));
+}

@@ -191,7 +191,12 @@ fn collect(path: &Path, explicit: bool, out: &mut Vec<PathBuf>) -> Result<(), Ka
     let meta = std::fs::metadata(path).map_err(io_error(path))?;
     if meta.is_dir() {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if !explicit && name == "schemas" {
+        let linked = std::fs::symlink_metadata(path)
+            .map_err(io_error(path))?
+            .file_type()
+            .is_symlink();
+        // Schemas are not vectors; linked folders could loop.
+        if !explicit && (name == "schemas" || linked) {
             return Ok(());
         }
         let mut entries = std::fs::read_dir(path)

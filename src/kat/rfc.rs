@@ -173,6 +173,9 @@ pub fn run_hkdf(doc: &Value) -> FileReport {
             let length = usize_field(test, "L")?;
             let (prk, hkdf) = Hkdf::<Sha256>::extract(salt.as_deref(), &ikm);
             expect_eq("prk", &hex_field(test, "prk")?, &prk)?;
+            if length > 255 * 32 {
+                return Err(format!("`L` = {length} is too long for HKDF-SHA256"));
+            }
             let mut okm = vec![0u8; length];
             hkdf.expand(&info, &mut okm)
                 .map_err(|e| format!("expand: {e}"))?;

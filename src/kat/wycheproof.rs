@@ -198,10 +198,16 @@ fn hkdf<M: hkdf::HmacImpl>(_group: &Value, test: &Value) -> Result<(), String> {
     let info = hex_field(test, "info")?;
     let size = usize_field(test, "size")?;
     let okm = hex_field(test, "okm")?;
-    let mut out = vec![0u8; size];
-    let expanded = hkdf::GenericHkdf::<M>::new(Some(&salt), &ikm)
-        .expand(&info, &mut out)
-        .map_err(|e| format!("expand: {e}"));
+    // HKDF can output at most 255 hash lengths; refuse before allocating a huge buffer.
+    let mut out = Vec::new();
+    let expanded = if size > 255 * 64 {
+        Err(format!("expand: {size} bytes is too long for HKDF"))
+    } else {
+        out.resize(size, 0);
+        hkdf::GenericHkdf::<M>::new(Some(&salt), &ikm)
+            .expand(&info, &mut out)
+            .map_err(|e| format!("expand: {e}"))
+    };
     match result {
         Expect::Valid | Expect::Acceptable => {
             expanded?;
