@@ -50,6 +50,10 @@ pub enum KemError {
         /// Given length.
         actual: usize,
     },
+    /// The decapsulation key fails the FIPS 203 section 7.3 hash check: `H(ek)` stored in it
+    /// differs from the hash of the encapsulation key stored in it.
+    #[error("the KEM secret key is invalid (stored H(ek) does not match, FIPS 203 section 7.3)")]
+    InvalidSecretKey,
     /// The encapsulation key fails the FIPS 203 section 7.2 modulus check.
     #[error(
         "the KEM public key is invalid (a coefficient is not reduced modulo q, FIPS 203 section 7.2)"
@@ -307,6 +311,21 @@ impl KemSecretKey {
     /// The KEM this key belongs to.
     pub fn kem(&self) -> KemType {
         self.kem
+    }
+
+    /// FIPS 203 section 7.3 decapsulation-key check (the length is checked on construction):
+    /// `H(dk[384k : 768k + 32]) == dk[768k + 32 : 768k + 64]`, with H = SHA3-256. Round-3 Kyber
+    /// keys have the same layout and hash.
+    pub fn validate(&self) -> Result<(), KemError> {
+        let key = libcrux_ml_kem::mlkem1024::MlKem1024PrivateKey::from(&*self.bytes);
+        let valid = libcrux_ml_kem::mlkem1024::portable::validate_private_key_only(&key);
+        let mut key_bytes: [u8; SECRET_KEY_LEN] = key.into();
+        key_bytes.zeroize();
+        if valid {
+            Ok(())
+        } else {
+            Err(KemError::InvalidSecretKey)
+        }
     }
 
     /// The raw decapsulation key, for saving it. Handle with care.

@@ -180,6 +180,9 @@ pub fn verify_edwards(
 }
 
 /// Ed25519 verification from an encoded public key (for RFC 8032 and Wycheproof vectors).
+///
+/// The key must be a canonical encoding (RFC 8032 section 5.1.3: decoding fails when y >= p, or
+/// when x = 0 and the sign bit is 1); the decompression alone would reduce such encodings.
 pub fn verify_ed25519(
     public_key: &[u8; 32],
     message: &[u8],
@@ -188,6 +191,9 @@ pub fn verify_ed25519(
     let a = CompressedEdwardsY(*public_key)
         .decompress()
         .ok_or(SignatureError::Invalid)?;
+    if a.compress().to_bytes() != *public_key {
+        return Err(SignatureError::Invalid);
+    }
     verify_edwards(&a, public_key, message, signature)
 }
 
@@ -241,6 +247,32 @@ mod tests {
                 Err(SignatureError::Invalid)
             );
         }
+    }
+
+    #[test]
+    fn ed25519_rejects_non_canonical_public_keys() {
+        use curve25519_dalek::constants::ED25519_BASEPOINT_COMPRESSED;
+        // A = identity (y = 1): [s]B = R + [h]A holds for R = B, s = 1 whatever h is.
+        let mut sig = [0u8; SIGNATURE_LEN];
+        sig[..32].copy_from_slice(ED25519_BASEPOINT_COMPRESSED.as_bytes());
+        sig[32] = 1;
+        let mut canonical = [0u8; 32];
+        canonical[0] = 1;
+        assert_eq!(verify_ed25519(&canonical, b"m", &sig), Ok(()));
+        // y = p + 1 (>= p) encodes the same point non-canonically.
+        let mut big_y = FIELD_PRIME;
+        big_y[0] += 1;
+        assert_eq!(
+            verify_ed25519(&big_y, b"m", &sig),
+            Err(SignatureError::Invalid)
+        );
+        // x = 0 with the sign bit set.
+        let mut negative_zero = canonical;
+        negative_zero[31] |= 0x80;
+        assert_eq!(
+            verify_ed25519(&negative_zero, b"m", &sig),
+            Err(SignatureError::Invalid)
+        );
     }
 
     #[test]
