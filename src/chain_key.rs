@@ -10,3 +10,62 @@ secret_bytes!(
     ChainKey,
     CHAIN_KEY_LEN
 );
+
+/// HMAC input that derives a message-key seed from a chain key (libsignal `MESSAGE_KEY_SEED`).
+pub const MESSAGE_KEY_SEED_INPUT: u8 = 0x01;
+
+/// HMAC input that derives the next chain key (libsignal `CHAIN_KEY_SEED`).
+pub const NEXT_CHAIN_KEY_INPUT: u8 = 0x02;
+
+impl ChainKey {
+    /// KDF_CK of the Double Ratchet (section 5.2), as libsignal computes it: the message-key seed
+    /// `HMAC-SHA256(CK, 0x01)` and the next chain key `HMAC-SHA256(CK, 0x02)`.
+    pub fn kdf_ck(&self) -> (crate::ratchet::message_key::MessageKeySeed, ChainKey) {
+        let mut seed = self.hmac(MESSAGE_KEY_SEED_INPUT);
+        let mut next = self.hmac(NEXT_CHAIN_KEY_INPUT);
+        let out = (
+            crate::ratchet::message_key::MessageKeySeed::from_bytes(seed),
+            ChainKey::from_bytes(next),
+        );
+        zeroize::Zeroize::zeroize(&mut seed);
+        zeroize::Zeroize::zeroize(&mut next);
+        out
+    }
+
+    /// HMAC-SHA256 keyed with this chain key over one byte.
+    fn hmac(&self, input: u8) -> [u8; CHAIN_KEY_LEN] {
+        use hmac::{KeyInit, Mac};
+        // HMAC accepts keys of any length, so this cannot fail; the fallback keeps the lints happy.
+        let mut mac = match hmac::Hmac::<sha2::Sha256>::new_from_slice(self.as_bytes()) {
+            Ok(mac) => mac,
+            Err(_) => return [0; CHAIN_KEY_LEN],
+        };
+        mac.update(&[input]);
+        mac.finalize().into_bytes().into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hmac::{KeyInit, Mac};
+
+    fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+        mac.update(data);
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    #[test]
+    fn kdf_ck_matches_hmac_sha256() {
+        let key: [u8; 32] = core::array::from_fn(|i| i as u8);
+        let (seed, next) = ChainKey::from_bytes(key).kdf_ck();
+        assert_eq!(seed.as_bytes().to_vec(), hmac(&key, &[0x01]));
+        assert_eq!(next.as_bytes().to_vec(), hmac(&key, &[0x02]));
+        // The second step is keyed with the first step's next chain key.
+        let (seed2, next2) = next.kdf_ck();
+        assert_eq!(seed2.as_bytes().to_vec(), hmac(next.as_bytes(), &[0x01]));
+        assert_eq!(next2.as_bytes().to_vec(), hmac(next.as_bytes(), &[0x02]));
+        assert_ne!(seed2.as_bytes(), seed.as_bytes());
+    }
+}

@@ -40,6 +40,7 @@ pub mod keys;
 pub mod pqxdh;
 pub mod prekey;
 pub mod prekey_store;
+pub mod ratchet;
 pub mod root_key;
 mod secret;
 pub mod session_id;
@@ -52,6 +53,7 @@ pub use kem::{Backend, KemError, KemType};
 pub use keys::{KeyError, KeyPair, PrivateKey, PublicKey};
 pub use pqxdh::{HandshakeError, InitialHeader, Initiation, SharedKeys};
 pub use prekey_store::PreKeyStore;
+pub use ratchet::{DecryptError, EncryptError, Session, StateError, WireMessage};
 pub use root_key::RootKey;
 pub use session_id::SessionId;
 

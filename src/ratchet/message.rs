@@ -1,0 +1,325 @@
+//! The ratchet wire format (`docs/ratchet-wire.md`): normal messages and pre-key messages.
+//!
+//! ```text
+//! normal  = version(0x01) || type(0x01) || EncodeEC(ratchet key) (33) || u32be PN || u32be N
+//!           || AES-256-GCM ciphertext || tag (16)
+//! pre-key = version(0x01) || type(0x02) || u32be L || pre-key header (L bytes) || normal
+//! ```
+
+use crate::keys::{ENCODED_EC_LEN, PublicKey};
+use crate::ratchet::message_key::TAG_LEN;
+use crate::ratchet::session::DecryptError;
+
+/// Version byte of every ratchet message.
+pub const WIRE_VERSION: u8 = 0x01;
+
+/// Type byte of a normal ratchet message.
+pub const TYPE_NORMAL: u8 = 0x01;
+
+/// Type byte of a pre-key message (handshake header plus an embedded normal message).
+pub const TYPE_PREKEY: u8 = 0x02;
+
+/// Length of a normal message's header: version, type, ratchet key, PN, N.
+pub const NORMAL_HEADER_LEN: usize = 2 + ENCODED_EC_LEN + 4 + 4;
+
+/// Length of the shortest normal message: the header and a tag (empty plaintext).
+pub const MIN_NORMAL_LEN: usize = NORMAL_HEADER_LEN + TAG_LEN;
+
+/// Largest pre-key header blob accepted: a PQXDH initial header is under 1,700 bytes
+/// (two keys, ids, and a 1,568-byte KEM ciphertext); 64 KiB leaves room without letting a hostile
+/// length field describe gigabytes.
+pub const MAX_PREKEY_HEADER_LEN: usize = 65_536;
+
+/// A normal ratchet message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NormalMessage {
+    /// The sender's current ratchet public key.
+    pub ratchet_key: PublicKey,
+    /// PN: the number of messages in the sender's previous sending chain.
+    pub previous_counter: u32,
+    /// N: this message's number in the sender's current sending chain.
+    pub counter: u32,
+    /// The AES-256-GCM ciphertext followed by its 16-byte tag.
+    pub ciphertext: Vec<u8>,
+}
+
+/// A pre-key message: the opaque handshake header and the first ratchet message(s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreKeyMessage {
+    /// The handshake layer's header (IK_A, EK_A, KEM ciphertext, prekey ids), opaque here.
+    pub prekey_header: Vec<u8>,
+    /// The embedded normal message.
+    pub message: NormalMessage,
+}
+
+/// A parsed ratchet message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WireMessage {
+    /// Type 0x01.
+    Normal(NormalMessage),
+    /// Type 0x02.
+    PreKey(PreKeyMessage),
+}
+
+impl NormalMessage {
+    /// The header bytes (everything before the ciphertext).
+    pub fn header_bytes(&self) -> [u8; NORMAL_HEADER_LEN] {
+        let mut out = [0u8; NORMAL_HEADER_LEN];
+        let mut w = Writer::new(&mut out);
+        w.put(&[WIRE_VERSION, TYPE_NORMAL]);
+        w.put(&self.ratchet_key.encode());
+        w.put(&self.previous_counter.to_be_bytes());
+        w.put(&self.counter.to_be_bytes());
+        out
+    }
+
+    /// The serialized message.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(NORMAL_HEADER_LEN + self.ciphertext.len());
+        out.extend_from_slice(&self.header_bytes());
+        out.extend_from_slice(&self.ciphertext);
+        out
+    }
+
+    /// Parses a normal message (version and type included).
+    pub fn parse(bytes: &[u8]) -> Result<Self, DecryptError> {
+        let mut r = Reader(bytes);
+        check_version(r.byte()?)?;
+        match r.byte()? {
+            TYPE_NORMAL => Self::parse_body(r.0),
+            other => Err(DecryptError::UnknownType(other)),
+        }
+    }
+
+    /// Parses what follows the version and type bytes.
+    fn parse_body(bytes: &[u8]) -> Result<Self, DecryptError> {
+        let mut r = Reader(bytes);
+        let key = r.take(ENCODED_EC_LEN)?;
+        let ratchet_key = PublicKey::decode(key)
+            .map_err(|_| DecryptError::Malformed("ratchet key is not a Curve25519 EncodeEC key"))?;
+        let previous_counter = r.u32()?;
+        let counter = r.u32()?;
+        if r.0.len() < TAG_LEN {
+            return Err(DecryptError::Malformed("ciphertext shorter than the tag"));
+        }
+        Ok(Self {
+            ratchet_key,
+            previous_counter,
+            counter,
+            ciphertext: r.0.to_vec(),
+        })
+    }
+}
+
+impl PreKeyMessage {
+    /// The bytes before the embedded normal message: version, type, length and header blob.
+    pub fn prefix_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(6 + self.prekey_header.len());
+        out.extend_from_slice(&[WIRE_VERSION, TYPE_PREKEY]);
+        // Lengths above MAX_PREKEY_HEADER_LEN are refused by the session and by `parse`.
+        let len = u32::try_from(self.prekey_header.len()).unwrap_or(u32::MAX);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&self.prekey_header);
+        out
+    }
+
+    /// The serialized message.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.prefix_bytes();
+        out.extend_from_slice(&self.message.to_bytes());
+        out
+    }
+}
+
+impl WireMessage {
+    /// Parses a ratchet message, checking the version, the type and every length.
+    pub fn parse(bytes: &[u8]) -> Result<Self, DecryptError> {
+        let mut r = Reader(bytes);
+        check_version(r.byte()?)?;
+        match r.byte()? {
+            TYPE_NORMAL => Ok(Self::Normal(NormalMessage::parse_body(r.0)?)),
+            TYPE_PREKEY => {
+                let len = usize::try_from(r.u32()?).unwrap_or(usize::MAX);
+                if len > MAX_PREKEY_HEADER_LEN {
+                    return Err(DecryptError::Malformed("pre-key header too long"));
+                }
+                let prekey_header = r.take(len)?.to_vec();
+                let message = NormalMessage::parse(r.0)?;
+                Ok(Self::PreKey(PreKeyMessage {
+                    prekey_header,
+                    message,
+                }))
+            }
+            other => Err(DecryptError::UnknownType(other)),
+        }
+    }
+
+    /// The serialized message.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            Self::Normal(m) => m.to_bytes(),
+            Self::PreKey(m) => m.to_bytes(),
+        }
+    }
+
+    /// The embedded normal message.
+    pub fn message(&self) -> &NormalMessage {
+        match self {
+            Self::Normal(m) => m,
+            Self::PreKey(m) => &m.message,
+        }
+    }
+
+    /// The pre-key header blob, for a pre-key message.
+    pub fn prekey_header(&self) -> Option<&[u8]> {
+        match self {
+            Self::Normal(_) => None,
+            Self::PreKey(m) => Some(&m.prekey_header),
+        }
+    }
+}
+
+fn check_version(version: u8) -> Result<(), DecryptError> {
+    if version == WIRE_VERSION {
+        Ok(())
+    } else {
+        Err(DecryptError::UnknownVersion(version))
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecryptError> {
+        if self.0.len() < n {
+            return Err(DecryptError::Malformed("truncated message"));
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Ok(head)
+    }
+
+    fn byte(&mut self) -> Result<u8, DecryptError> {
+        let (&first, rest) = self
+            .0
+            .split_first()
+            .ok_or(DecryptError::Malformed("truncated message"))?;
+        self.0 = rest;
+        Ok(first)
+    }
+
+    fn u32(&mut self) -> Result<u32, DecryptError> {
+        let bytes: [u8; 4] = self
+            .take(4)?
+            .try_into()
+            .map_err(|_| DecryptError::Malformed("truncated message"))?;
+        Ok(u32::from_be_bytes(bytes))
+    }
+}
+
+/// Writes into a fixed buffer whose length the caller has computed.
+struct Writer<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+impl<'a> Writer<'a> {
+    fn new(buf: &'a mut [u8]) -> Self {
+        Self { buf, pos: 0 }
+    }
+
+    fn put(&mut self, bytes: &[u8]) {
+        let end = self.pos.saturating_add(bytes.len());
+        if let Some(dst) = self.buf.get_mut(self.pos..end) {
+            dst.copy_from_slice(bytes);
+        }
+        self.pos = end;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> NormalMessage {
+        NormalMessage {
+            ratchet_key: PublicKey::from_bytes([7; 32]),
+            previous_counter: 0x0102_0304,
+            counter: 5,
+            ciphertext: vec![0xaa; 20],
+        }
+    }
+
+    #[test]
+    fn normal_layout_and_round_trip() {
+        let m = sample();
+        let bytes = m.to_bytes();
+        assert_eq!(bytes.len(), NORMAL_HEADER_LEN + 20);
+        assert_eq!(&bytes[..3], &[0x01, 0x01, 0x05]);
+        assert_eq!(&bytes[3..35], &[7; 32]);
+        assert_eq!(&bytes[35..43], &[1, 2, 3, 4, 0, 0, 0, 5]);
+        assert_eq!(&bytes[43..], &[0xaa; 20]);
+        assert_eq!(WireMessage::parse(&bytes), Ok(WireMessage::Normal(m)));
+    }
+
+    #[test]
+    fn prekey_layout_and_round_trip() {
+        let m = PreKeyMessage {
+            prekey_header: b"hdr".to_vec(),
+            message: sample(),
+        };
+        let bytes = m.to_bytes();
+        assert_eq!(&bytes[..9], &[0x01, 0x02, 0, 0, 0, 3, b'h', b'd', b'r']);
+        assert_eq!(&bytes[9..], &sample().to_bytes()[..]);
+        let parsed = WireMessage::parse(&bytes).unwrap();
+        assert_eq!(parsed.prekey_header(), Some(&b"hdr"[..]));
+        assert_eq!(parsed.to_bytes(), bytes);
+    }
+
+    #[test]
+    fn errors_are_typed() {
+        let bytes = sample().to_bytes();
+        assert_eq!(
+            WireMessage::parse(&[]),
+            Err(DecryptError::Malformed("truncated message"))
+        );
+        let mut v = bytes.clone();
+        v[0] = 0x02;
+        assert_eq!(WireMessage::parse(&v), Err(DecryptError::UnknownVersion(2)));
+        v[0] = 0x01;
+        v[1] = 0x09;
+        assert_eq!(WireMessage::parse(&v), Err(DecryptError::UnknownType(9)));
+        v[1] = 0x01;
+        v[2] = 0x06;
+        assert!(matches!(
+            WireMessage::parse(&v),
+            Err(DecryptError::Malformed(_))
+        ));
+        assert!(matches!(
+            WireMessage::parse(&bytes[..MIN_NORMAL_LEN - 1]),
+            Err(DecryptError::Malformed(_))
+        ));
+        assert!(WireMessage::parse(&bytes[..MIN_NORMAL_LEN]).is_ok());
+        // A pre-key length field pointing past the end, or above the cap.
+        assert!(matches!(
+            WireMessage::parse(&[1, 2, 0, 0, 0, 9, 1, 2]),
+            Err(DecryptError::Malformed(_))
+        ));
+        assert_eq!(
+            WireMessage::parse(&[1, 2, 0xff, 0xff, 0xff, 0xff]),
+            Err(DecryptError::Malformed("pre-key header too long"))
+        );
+        // A pre-key message may not embed another pre-key message.
+        let inner = PreKeyMessage {
+            prekey_header: vec![],
+            message: sample(),
+        }
+        .to_bytes();
+        let mut nested = vec![1, 2, 0, 0, 0, 0];
+        nested.extend_from_slice(&inner);
+        assert_eq!(
+            WireMessage::parse(&nested),
+            Err(DecryptError::UnknownType(2))
+        );
+    }
+}

@@ -1,0 +1,514 @@
+//! A Double Ratchet session started from PQXDH's root and chain keys.
+//!
+//! The initial state follows libsignal: the responder (Bob) sends on the PQXDH chain key with his
+//! signed prekey as his ratchet key; the initiator (Alice) keeps the PQXDH chain key as her
+//! receiving chain for Bob's signed prekey and immediately performs a DH ratchet step with a fresh
+//! ratchet key pair.
+//!
+//! # Deferred sending step
+//!
+//! A DH ratchet step has two halves: the *receive* half
+//! `(RK, CKr) = KDF_RK(RK, DH(our ratchet, their new ratchet key))` and the *send* half, which
+//! generates our next ratchet key pair and computes `(RK, CKs) = KDF_RK(RK, DH(new pair, their
+//! key))`. libsignal performs both when a new ratchet key arrives. This session performs only the
+//! receive half on [`Session::decrypt`] and defers the send half to the next
+//! [`Session::encrypt`] (the Double Ratchet allows this: the new key pair is first revealed in
+//! that message). A burst of received messages therefore costs one X25519 per new ratchet key
+//! instead of two plus a key generation, and a session that only receives never generates keys.
+//! Public keys are computed once per key pair and cached.
+
+use std::collections::VecDeque;
+
+use rand_core::CryptoRng;
+
+use crate::chain_key::ChainKey;
+use crate::keys::{KeyPair, PublicKey};
+use crate::ratchet::message::{MAX_PREKEY_HEADER_LEN, NormalMessage, WireMessage};
+use crate::ratchet::message::{TYPE_PREKEY, WIRE_VERSION};
+use crate::ratchet::message_key::MessageKeySeed;
+use crate::root_key::RootKey;
+
+/// The largest number of message keys one received message may make us skip in one chain (its
+/// own chain up to N, or the previous chain up to PN). Bounds the HMAC work and the memory that a
+/// single (possibly forged) header can cause before its tag is checked: 2,000 HMAC pairs take well
+/// under a millisecond. libsignal allows 25,000 forward jumps; vodozemac-like stores use ~2,000.
+pub const MAX_MESSAGE_GAP: u32 = 2_000;
+
+/// The most skipped message keys kept across all chains (libsignal keeps 2,000 per chain). Each
+/// costs 68 bytes saved; when full, the oldest key is evicted, so a message delayed past 2,000
+/// later-sent messages can no longer be decrypted.
+pub const MAX_SKIPPED_KEYS: usize = 2_000;
+
+/// The most receiving chains remembered (libsignal keeps 5): the current one, with its chain key,
+/// plus the ratchet keys of up to four earlier ones, whose chain keys are discarded after their
+/// remaining keys up to PN were stored as skipped keys. Remembering the keys lets a late or replayed
+/// message on an old chain be refused as [`DecryptError::Duplicate`] without a pointless DH step.
+pub const MAX_RECEIVING_CHAINS: usize = 5;
+
+/// Why a message could not be decrypted. The session is unchanged after every error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecryptError {
+    /// The AEAD tag did not verify: the message was modified, or is not for this session.
+    #[error("message authentication failed")]
+    InvalidTag,
+    /// The message key is gone: the message was already decrypted, or its key was evicted.
+    #[error("message already decrypted or its key is no longer stored")]
+    Duplicate,
+    /// Decrypting would skip more than [`MAX_MESSAGE_GAP`] message keys in one chain.
+    #[error("message is too far ahead of the receiving chain")]
+    TooFarAhead,
+    /// The message bytes do not follow the wire format.
+    #[error("malformed message: {0}")]
+    Malformed(&'static str),
+    /// The version byte is not one we know.
+    #[error("unknown message version 0x{0:02x}")]
+    UnknownVersion(u8),
+    /// The type byte is not one we know.
+    #[error("unknown message type 0x{0:02x}")]
+    UnknownType(u8),
+    /// The sender's ratchet key has small order: the DH output would be all zeros.
+    #[error("the sender's ratchet key is non-contributory (small order)")]
+    NonContributory,
+}
+
+/// Why a message could not be encrypted. The session is unchanged after every error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncryptError {
+    /// The peer's ratchet key gives an all-zero DH output.
+    #[error("the peer's ratchet key is non-contributory (small order)")]
+    NonContributory,
+    /// The sending chain has reached message number 2^32 - 1.
+    #[error("the sending chain is exhausted")]
+    ChainExhausted,
+    /// The pre-key header is longer than [`MAX_PREKEY_HEADER_LEN`].
+    #[error("pre-key header of {0} bytes is too long")]
+    PreKeyHeaderTooLong(usize),
+    /// The session state is inconsistent (a deferred sending step without a receiving chain).
+    #[error("session state is inconsistent")]
+    InvalidState,
+}
+
+/// Our sending chain.
+#[derive(Clone)]
+pub(super) struct SendingChain {
+    pub(super) key: ChainKey,
+    pub(super) counter: u32,
+}
+
+/// The current receiving chain.
+#[derive(Clone)]
+pub(super) struct ReceivingChain {
+    pub(super) their_key: PublicKey,
+    pub(super) key: ChainKey,
+    pub(super) counter: u32,
+}
+
+/// A stored message key of a message not yet received.
+#[derive(Clone)]
+pub(super) struct SkippedKey {
+    pub(super) their_key: PublicKey,
+    pub(super) counter: u32,
+    pub(super) seed: MessageKeySeed,
+}
+
+/// A Double Ratchet session.
+pub struct Session {
+    pub(super) root_key: RootKey,
+    /// Our current ratchet key pair (public half cached).
+    pub(super) ratchet: KeyPair,
+    /// `None` while the send half of a DH ratchet step is deferred to the next `encrypt`.
+    pub(super) sending: Option<SendingChain>,
+    /// PN: the length of our previous sending chain.
+    pub(super) previous_counter: u32,
+    pub(super) receiving: Option<ReceivingChain>,
+    /// Ratchet keys of earlier receiving chains, oldest first.
+    pub(super) previous_their_keys: VecDeque<PublicKey>,
+    /// Skipped message keys, oldest first.
+    pub(super) skipped: VecDeque<SkippedKey>,
+    pub(super) associated_data: Vec<u8>,
+    pub(super) pending_prekey_header: Option<Vec<u8>>,
+    pub(super) received: bool,
+}
+
+/// A snapshot of a session's counters, for debugging.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// Our current ratchet public key.
+    pub our_ratchet_key: PublicKey,
+    /// The peer's current ratchet public key, once we have a receiving chain.
+    pub their_ratchet_key: Option<PublicKey>,
+    /// N of our next message, or `None` while the sending step is deferred.
+    pub sending_counter: Option<u32>,
+    /// PN: the length of our previous sending chain.
+    pub previous_counter: u32,
+    /// The next expected N in the current receiving chain.
+    pub receiving_counter: Option<u32>,
+    /// Receiving chains remembered (current plus earlier ratchet keys).
+    pub receiving_chains: usize,
+    /// Stored skipped message keys.
+    pub skipped_keys: usize,
+    /// Whether any message has been decrypted.
+    pub has_received: bool,
+    /// Whether `encrypt` produces pre-key messages (initiator before the first reply).
+    pub sends_prekey_messages: bool,
+}
+
+impl core::fmt::Debug for Session {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Session")
+            .field("info", &self.info())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of walking a chain forward: skipped keys, the message's seed, the next chain key.
+type Advance = (Vec<SkippedKey>, MessageKeySeed, ChainKey);
+
+impl Session {
+    /// The initiator's session: keeps `chain_key` as the receiving chain for Bob's signed prekey
+    /// and performs a DH ratchet step with a fresh ratchet key pair:
+    /// `(RK', CKs) = KDF_RK(root_key, DH(alice_ratchet, SPK_B))`. Messages are pre-key messages
+    /// carrying `prekey_header` until a message from Bob is decrypted.
+    pub fn new_initiator<R: CryptoRng + ?Sized>(
+        root_key: RootKey,
+        chain_key: ChainKey,
+        their_signed_prekey: PublicKey,
+        associated_data: Vec<u8>,
+        prekey_header: Vec<u8>,
+        rng: &mut R,
+    ) -> Result<Self, EncryptError> {
+        Self::new_initiator_with_ratchet_key(
+            root_key,
+            chain_key,
+            their_signed_prekey,
+            associated_data,
+            prekey_header,
+            KeyPair::generate(rng),
+        )
+    }
+
+    /// [`Session::new_initiator`] with a given first ratchet key pair (for known-answer tests).
+    pub fn new_initiator_with_ratchet_key(
+        root_key: RootKey,
+        chain_key: ChainKey,
+        their_signed_prekey: PublicKey,
+        associated_data: Vec<u8>,
+        prekey_header: Vec<u8>,
+        ratchet: KeyPair,
+    ) -> Result<Self, EncryptError> {
+        if prekey_header.len() > MAX_PREKEY_HEADER_LEN {
+            return Err(EncryptError::PreKeyHeaderTooLong(prekey_header.len()));
+        }
+        let dh = ratchet
+            .diffie_hellman(&their_signed_prekey)
+            .map_err(|_| EncryptError::NonContributory)?;
+        let (root_key, sending_key) = root_key.kdf_rk(&dh);
+        Ok(Self {
+            root_key,
+            ratchet,
+            sending: Some(SendingChain {
+                key: sending_key,
+                counter: 0,
+            }),
+            previous_counter: 0,
+            receiving: Some(ReceivingChain {
+                their_key: their_signed_prekey,
+                key: chain_key,
+                counter: 0,
+            }),
+            previous_their_keys: VecDeque::new(),
+            skipped: VecDeque::new(),
+            associated_data,
+            pending_prekey_header: Some(prekey_header),
+            received: false,
+        })
+    }
+
+    /// The responder's session: sends on `chain_key` with `our_signed_prekey` as its ratchet key.
+    pub fn new_responder(
+        root_key: RootKey,
+        chain_key: ChainKey,
+        our_signed_prekey: KeyPair,
+        associated_data: Vec<u8>,
+    ) -> Self {
+        Self {
+            root_key,
+            ratchet: our_signed_prekey,
+            sending: Some(SendingChain {
+                key: chain_key,
+                counter: 0,
+            }),
+            previous_counter: 0,
+            receiving: None,
+            previous_their_keys: VecDeque::new(),
+            skipped: VecDeque::new(),
+            associated_data,
+            pending_prekey_header: None,
+            received: false,
+        }
+    }
+
+    /// Encrypts `plaintext` into wire bytes: a pre-key message while the initiator has not yet
+    /// decrypted a reply, a normal message otherwise. Performs the deferred send half of a DH
+    /// ratchet step first if one is pending (drawing a new ratchet key pair from `rng`).
+    pub fn encrypt<R: CryptoRng + ?Sized>(
+        &mut self,
+        plaintext: &[u8],
+        rng: &mut R,
+    ) -> Result<Vec<u8>, EncryptError> {
+        self.encrypt_with(plaintext, &mut || KeyPair::generate(rng))
+    }
+
+    /// [`Session::encrypt`] with a source of new ratchet key pairs (for transcripts).
+    pub(crate) fn encrypt_with(
+        &mut self,
+        plaintext: &[u8],
+        new_ratchet: &mut dyn FnMut() -> KeyPair,
+    ) -> Result<Vec<u8>, EncryptError> {
+        if self.sending.is_none() {
+            let their_key = self
+                .receiving
+                .as_ref()
+                .ok_or(EncryptError::InvalidState)?
+                .their_key;
+            let ratchet = new_ratchet();
+            let dh = ratchet
+                .diffie_hellman(&their_key)
+                .map_err(|_| EncryptError::NonContributory)?;
+            let (root_key, key) = self.root_key.kdf_rk(&dh);
+            self.root_key = root_key;
+            self.ratchet = ratchet;
+            self.sending = Some(SendingChain { key, counter: 0 });
+        }
+        let chain = self.sending.as_mut().ok_or(EncryptError::InvalidState)?;
+        let next_counter = chain
+            .counter
+            .checked_add(1)
+            .ok_or(EncryptError::ChainExhausted)?;
+        let header = NormalMessage {
+            ratchet_key: *self.ratchet.public_key(),
+            previous_counter: self.previous_counter,
+            counter: chain.counter,
+            ciphertext: Vec::new(),
+        }
+        .header_bytes();
+
+        let mut wire = Vec::new();
+        if let Some(blob) = &self.pending_prekey_header {
+            let len = u32::try_from(blob.len())
+                .map_err(|_| EncryptError::PreKeyHeaderTooLong(blob.len()))?;
+            wire.reserve(6 + blob.len() + header.len() + plaintext.len() + 16);
+            wire.extend_from_slice(&[WIRE_VERSION, TYPE_PREKEY]);
+            wire.extend_from_slice(&len.to_be_bytes());
+            wire.extend_from_slice(blob);
+        } else {
+            wire.reserve(header.len() + plaintext.len() + 16);
+        }
+        wire.extend_from_slice(&header);
+
+        let mut ad = Vec::with_capacity(self.associated_data.len() + wire.len());
+        ad.extend_from_slice(&self.associated_data);
+        ad.extend_from_slice(&wire);
+
+        let (seed, next) = chain.key.kdf_ck();
+        wire.extend_from_slice(&seed.encrypt(&ad, plaintext));
+        chain.key = next;
+        chain.counter = next_counter;
+        Ok(wire)
+    }
+
+    /// Decrypts wire bytes (a normal message, or the inner message of a pre-key message; the
+    /// handshake layer reads the pre-key header with [`WireMessage::parse`] first). On any error
+    /// the session is exactly as before: all changes are staged and committed only after the
+    /// AEAD tag verifies.
+    pub fn decrypt(&mut self, wire: &[u8]) -> Result<Vec<u8>, DecryptError> {
+        let parsed = WireMessage::parse(wire)?;
+        let msg = parsed.message();
+        let header_end = wire
+            .len()
+            .checked_sub(msg.ciphertext.len())
+            .ok_or(DecryptError::Malformed("truncated message"))?;
+        let authenticated = wire
+            .get(..header_end)
+            .ok_or(DecryptError::Malformed("truncated message"))?;
+        let mut ad = Vec::with_capacity(self.associated_data.len() + authenticated.len());
+        ad.extend_from_slice(&self.associated_data);
+        ad.extend_from_slice(authenticated);
+
+        let their_key = msg.ratchet_key;
+        let n = msg.counter;
+        let next_n = n
+            .checked_add(1)
+            .ok_or(DecryptError::Malformed("message number out of range"))?;
+
+        // 1. A stored skipped key.
+        if let Some(index) = self
+            .skipped
+            .iter()
+            .position(|s| s.counter == n && s.their_key == their_key)
+        {
+            let plaintext = match self.skipped.get(index) {
+                Some(entry) => entry
+                    .seed
+                    .decrypt(&ad, &msg.ciphertext)
+                    .map_err(|_| DecryptError::InvalidTag)?,
+                None => return Err(DecryptError::Duplicate),
+            };
+            self.skipped.remove(index);
+            self.mark_received();
+            return Ok(plaintext);
+        }
+
+        // 2. The current receiving chain.
+        if let Some(chain) = self.receiving.as_ref().filter(|c| c.their_key == their_key) {
+            if n < chain.counter {
+                return Err(DecryptError::Duplicate);
+            }
+            let (skipped, seed, next_key) = advance(&chain.key, chain.counter, n, their_key)?;
+            let plaintext = seed
+                .decrypt(&ad, &msg.ciphertext)
+                .map_err(|_| DecryptError::InvalidTag)?;
+            if let Some(chain) = self.receiving.as_mut() {
+                chain.key = next_key;
+                chain.counter = next_n;
+            }
+            self.push_skipped(skipped);
+            self.mark_received();
+            return Ok(plaintext);
+        }
+
+        // 3. An earlier receiving chain whose remaining keys were stored and are now gone.
+        if self.previous_their_keys.contains(&their_key) {
+            return Err(DecryptError::Duplicate);
+        }
+
+        // 4. A new ratchet key: store the current chain's keys up to PN, then the receive half
+        //    of a DH ratchet step (the send half waits for the next `encrypt`).
+        if n > MAX_MESSAGE_GAP {
+            return Err(DecryptError::TooFarAhead);
+        }
+        let mut skipped = match &self.receiving {
+            Some(chain) if msg.previous_counter > chain.counter => {
+                skip(
+                    &chain.key,
+                    chain.counter,
+                    msg.previous_counter,
+                    chain.their_key,
+                )?
+                .0
+            }
+            _ => Vec::new(),
+        };
+        let dh = self
+            .ratchet
+            .diffie_hellman(&their_key)
+            .map_err(|_| DecryptError::NonContributory)?;
+        let (root_key, chain_key) = self.root_key.kdf_rk(&dh);
+        let (more_skipped, seed, next_key) = advance(&chain_key, 0, n, their_key)?;
+        let plaintext = seed
+            .decrypt(&ad, &msg.ciphertext)
+            .map_err(|_| DecryptError::InvalidTag)?;
+
+        self.root_key = root_key;
+        if let Some(old) = self.receiving.take() {
+            self.previous_their_keys.push_back(old.their_key);
+            while self.previous_their_keys.len() >= MAX_RECEIVING_CHAINS {
+                self.previous_their_keys.pop_front();
+            }
+        }
+        self.receiving = Some(ReceivingChain {
+            their_key,
+            key: next_key,
+            counter: next_n,
+        });
+        if let Some(sending) = self.sending.take() {
+            self.previous_counter = sending.counter;
+        }
+        skipped.extend(more_skipped);
+        self.push_skipped(skipped);
+        self.mark_received();
+        Ok(plaintext)
+    }
+
+    /// Counters and sizes, for debugging.
+    pub fn info(&self) -> SessionInfo {
+        SessionInfo {
+            our_ratchet_key: *self.ratchet.public_key(),
+            their_ratchet_key: self.receiving.as_ref().map(|c| c.their_key),
+            sending_counter: self.sending.as_ref().map(|c| c.counter),
+            previous_counter: self.previous_counter,
+            receiving_counter: self.receiving.as_ref().map(|c| c.counter),
+            receiving_chains: self.previous_their_keys.len()
+                + usize::from(self.receiving.is_some()),
+            skipped_keys: self.skipped.len(),
+            has_received: self.received,
+            sends_prekey_messages: self.pending_prekey_header.is_some(),
+        }
+    }
+
+    /// The PQXDH associated data `EncodeEC(IK_A) || EncodeEC(IK_B)` bound into every message.
+    pub fn associated_data(&self) -> &[u8] {
+        &self.associated_data
+    }
+
+    /// The pre-key header sent with each message until the first reply is decrypted.
+    pub fn pending_prekey_header(&self) -> Option<&[u8]> {
+        self.pending_prekey_header.as_deref()
+    }
+
+    fn mark_received(&mut self) {
+        self.received = true;
+        self.pending_prekey_header = None;
+    }
+
+    /// Stores skipped keys, evicting the oldest beyond [`MAX_SKIPPED_KEYS`].
+    fn push_skipped(&mut self, keys: Vec<SkippedKey>) {
+        for key in keys {
+            if self.skipped.len() >= MAX_SKIPPED_KEYS {
+                self.skipped.pop_front();
+            }
+            self.skipped.push_back(key);
+        }
+    }
+}
+
+/// Walks a chain whose key at message `from` is `key` up to message `to`: the message keys of
+/// `from..to` as skipped keys, and the chain key at `to`.
+fn skip(
+    key: &ChainKey,
+    from: u32,
+    to: u32,
+    their_key: PublicKey,
+) -> Result<(Vec<SkippedKey>, ChainKey), DecryptError> {
+    let gap = to.saturating_sub(from);
+    if gap > MAX_MESSAGE_GAP {
+        return Err(DecryptError::TooFarAhead);
+    }
+    let mut out = Vec::with_capacity(usize::try_from(gap).unwrap_or(0));
+    let mut key = key.clone();
+    for counter in from..to {
+        let (seed, next) = key.kdf_ck();
+        out.push(SkippedKey {
+            their_key,
+            counter,
+            seed,
+        });
+        key = next;
+    }
+    Ok((out, key))
+}
+
+/// Walks a chain from `from` to message `to`: the skipped keys `from..to`, the seed of `to`, and
+/// the chain key for `to + 1`.
+fn advance(
+    key: &ChainKey,
+    from: u32,
+    to: u32,
+    their_key: PublicKey,
+) -> Result<Advance, DecryptError> {
+    let (skipped, key) = skip(key, from, to, their_key)?;
+    let (seed, next) = key.kdf_ck();
+    Ok((skipped, seed, next))
+}
