@@ -8,7 +8,7 @@ use crate::identity::IdentityKeyPair;
 use crate::kem::{Backend, KemType};
 use crate::pqxdh::{self, HandshakeError, InitialHeader};
 use crate::prekey_store::PreKeyStore;
-use crate::ratchet::{DecryptError, Session, WireMessage};
+use crate::ratchet::{DecryptError, EncryptError, Session, WireMessage};
 use crate::root_key::RootKey;
 use crate::session_id::SessionId;
 
@@ -22,6 +22,9 @@ pub enum EstablishError {
     /// The first message did not decrypt (nothing was stored, no prekey was consumed).
     #[error("first message: {0}")]
     Decrypt(#[from] DecryptError),
+    /// The session could not start (the signed prekey gives a non-contributory DH output).
+    #[error("session start: {0}")]
+    Start(#[from] EncryptError),
     /// A normal message arrived where a pre-key message was needed.
     #[error("not a pre-key message: no session exists to decrypt it")]
     NotPreKeyMessage,
@@ -101,7 +104,8 @@ pub fn accept(
         .key_pair()
         .clone();
     let handshake_root_key = keys.root_key.clone();
-    let mut session = Session::new_responder(keys.root_key, keys.chain_key, signed, keys.associated_data);
+    let mut session =
+        Session::new_responder(keys.root_key, keys.chain_key, signed, keys.associated_data);
     let plaintext = session.decrypt(wire)?;
     store.consume(&header);
     Ok((

@@ -187,9 +187,18 @@ impl Node {
         }
         let request: Value = match serde_json::from_str(line) {
             Ok(v) => v,
-            Err(e) => return self.frame(None, None, Err(NodeError::malformed(format!("not JSON: {e}")))),
+            Err(e) => {
+                return self.frame(
+                    None,
+                    None,
+                    Err(NodeError::malformed(format!("not JSON: {e}"))),
+                );
+            }
         };
-        let src = request.get("src").and_then(Value::as_str).map(str::to_owned);
+        let src = request
+            .get("src")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let body = request.get("body");
         let msg_id = body.and_then(|b| b.get("msg_id")).and_then(Value::as_u64);
         let reply = match body {
@@ -263,7 +272,11 @@ impl Node {
             .ok_or_else(|| NodeError::malformed("`body.type` is not a string"))?;
         let known = matches!(
             kind,
-            "initiate_conversation" | "send_message" | "receive_message" | "get_bundle" | "session_info"
+            "initiate_conversation"
+                | "send_message"
+                | "receive_message"
+                | "get_bundle"
+                | "session_info"
         );
         if !known {
             return Err(NodeError::new(
@@ -296,8 +309,14 @@ impl Node {
         }
         for i in 0..self.config.one_time_pq_prekeys {
             store.add_pq_prekey(
-                PqPreKey::generate(FIRST_ONE_TIME_PQ_ID + i, PqPreKeyKind::OneTime, kem, &identity, rng)
-                    .map_err(internal)?,
+                PqPreKey::generate(
+                    FIRST_ONE_TIME_PQ_ID + i,
+                    PqPreKeyKind::OneTime,
+                    kem,
+                    &identity,
+                    rng,
+                )
+                .map_err(internal)?,
             );
         }
         let bundle = store
@@ -314,7 +333,10 @@ impl Node {
                     .filter(|k| k.kind() == PqPreKeyKind::OneTime)
                     .map(PqPreKey::public)
                     .collect(),
-                one_time_ec: store.one_time_prekeys().map(OneTimePreKey::public).collect(),
+                one_time_ec: store
+                    .one_time_prekeys()
+                    .map(OneTimePreKey::public)
+                    .collect(),
             },
         );
         self.parties.insert(
@@ -333,20 +355,27 @@ impl Node {
             return Err(NodeError::malformed("`recipient` is not a string"));
         }
         if recipient == src {
-            return Err(NodeError::new(ErrorCode::NotAllowed, "a party cannot start a conversation with itself"));
+            return Err(NodeError::new(
+                ErrorCode::NotAllowed,
+                "a party cannot start a conversation with itself",
+            ));
         }
         let given = body.get("bob_public_key");
         let bundle = match given {
             None | Some(Value::Null) => None,
             Some(Value::Object(fields)) if fields.contains_key("pq_prekey") => {
                 let bundle = PreKeyBundle::from_json_value(&Value::Object(fields.clone()))
-                    .map_err(|e| NodeError::new(ErrorCode::BadKey, format!("bob_public_key: {e}")))?;
+                    .map_err(|e| {
+                        NodeError::new(ErrorCode::BadKey, format!("bob_public_key: {e}"))
+                    })?;
                 if let Some(known) = self.directory.identity_key(recipient)
                     && known != &bundle.identity_key
                 {
                     return Err(NodeError::new(
                         ErrorCode::KeyMismatch,
-                        format!("bob_public_key.identity_key differs from the directory's identity key of `{recipient}`"),
+                        format!(
+                            "bob_public_key.identity_key differs from the directory's identity key of `{recipient}`"
+                        ),
                     ));
                 }
                 Some(bundle)
@@ -362,9 +391,12 @@ impl Node {
                 if let Some(Value::Object(fields)) = given {
                     self.check_given_keys(recipient, fields)?;
                 }
-                self.directory
-                    .fetch_bundle(recipient)
-                    .ok_or_else(|| NodeError::new(ErrorCode::UnknownParty, format!("no bundle for `{recipient}`")))?
+                self.directory.fetch_bundle(recipient).ok_or_else(|| {
+                    NodeError::new(
+                        ErrorCode::UnknownParty,
+                        format!("no bundle for `{recipient}`"),
+                    )
+                })?
             }
         };
         let established = self.start_session(src, recipient, &bundle)?;
@@ -376,11 +408,17 @@ impl Node {
 
     /// Checks the key fields of `bob_public_key`: a value that decodes as an X25519 key must be
     /// the directory's key; other strings (like the task's "IK", "SPK") stand for the directory's.
-    fn check_given_keys(&self, recipient: &str, fields: &Map<String, Value>) -> Result<(), NodeError> {
-        let published = self
-            .directory
-            .published(recipient)
-            .ok_or_else(|| NodeError::new(ErrorCode::UnknownParty, format!("unknown party `{recipient}`")))?;
+    fn check_given_keys(
+        &self,
+        recipient: &str,
+        fields: &Map<String, Value>,
+    ) -> Result<(), NodeError> {
+        let published = self.directory.published(recipient).ok_or_else(|| {
+            NodeError::new(
+                ErrorCode::UnknownParty,
+                format!("unknown party `{recipient}`"),
+            )
+        })?;
         for (name, value) in fields {
             let expected = match name.as_str() {
                 "identity_key" | "identity" | "ik" | "IK" => published.identity_key,
@@ -388,14 +426,18 @@ impl Node {
                 _ => continue,
             };
             let Some(text) = value.as_str() else {
-                return Err(NodeError::malformed(format!("`bob_public_key.{name}` is not a string")));
+                return Err(NodeError::malformed(format!(
+                    "`bob_public_key.{name}` is not a string"
+                )));
             };
             if let Some(key) = decode_ec_key(text)
                 && key != expected
             {
                 return Err(NodeError::new(
                     ErrorCode::KeyMismatch,
-                    format!("bob_public_key.{name} differs from the directory's key for `{recipient}`"),
+                    format!(
+                        "bob_public_key.{name} differs from the directory's key for `{recipient}`"
+                    ),
                 ));
             }
         }
@@ -404,26 +446,39 @@ impl Node {
 
     /// Runs PQXDH from `src` to `recipient` and installs the new session. Returns its id and the
     /// PQXDH root key in hex.
-    fn start_session(&mut self, src: &str, recipient: &str, bundle: &PreKeyBundle) -> Result<(SessionId, String), NodeError> {
-        let party = self
-            .parties
-            .get_mut(src)
-            .ok_or_else(|| NodeError::new(ErrorCode::UnknownParty, format!("unknown party `{src}`")))?;
+    fn start_session(
+        &mut self,
+        src: &str,
+        recipient: &str,
+        bundle: &PreKeyBundle,
+    ) -> Result<(SessionId, String), NodeError> {
+        let party = self.parties.get_mut(src).ok_or_else(|| {
+            NodeError::new(ErrorCode::UnknownParty, format!("unknown party `{src}`"))
+        })?;
         let Established {
             session,
             session_id,
             handshake_root_key,
             kem,
-        } = establish::initiate(party.store.identity(), bundle, self.config.backend, &mut self.rng)
-            .map_err(establish_error)?;
-        party.peers.entry(recipient.to_owned()).or_default().install(SessionEntry {
-            id: session_id,
-            session,
-            kem,
-            role: Role::Initiator,
-            sent: 0,
-            received: 0,
-        });
+        } = establish::initiate(
+            party.store.identity(),
+            bundle,
+            self.config.backend,
+            &mut self.rng,
+        )
+        .map_err(establish_error)?;
+        party
+            .peers
+            .entry(recipient.to_owned())
+            .or_default()
+            .install(SessionEntry {
+                id: session_id,
+                session,
+                kem,
+                role: Role::Initiator,
+                sent: 0,
+                received: 0,
+            });
         Ok((session_id, hex::encode(handshake_root_key.as_bytes())))
     }
 
@@ -435,7 +490,10 @@ impl Node {
             .as_str()
             .ok_or_else(|| NodeError::malformed("`plaintext` is not a string"))?;
         if recipient == src {
-            return Err(NodeError::new(ErrorCode::NotAllowed, "a party cannot message itself"));
+            return Err(NodeError::new(
+                ErrorCode::NotAllowed,
+                "a party cannot message itself",
+            ));
         }
         self.ensure_party(src)?;
         let has_session = self
@@ -446,10 +504,12 @@ impl Node {
         if !has_session {
             // First contact: establish a session as a Signal client does.
             self.ensure_party(recipient)?;
-            let bundle = self
-                .directory
-                .fetch_bundle(recipient)
-                .ok_or_else(|| NodeError::new(ErrorCode::UnknownParty, format!("no bundle for `{recipient}`")))?;
+            let bundle = self.directory.fetch_bundle(recipient).ok_or_else(|| {
+                NodeError::new(
+                    ErrorCode::UnknownParty,
+                    format!("no bundle for `{recipient}`"),
+                )
+            })?;
             self.start_session(src, recipient, &bundle)?;
         }
         let entry = self
@@ -457,7 +517,12 @@ impl Node {
             .get_mut(src)
             .and_then(|p| p.peers.get_mut(recipient))
             .and_then(|s| s.current.as_mut())
-            .ok_or_else(|| NodeError::new(ErrorCode::NoSession, format!("no session with `{recipient}`")))?;
+            .ok_or_else(|| {
+                NodeError::new(
+                    ErrorCode::NoSession,
+                    format!("no session with `{recipient}`"),
+                )
+            })?;
         let wire = entry
             .session
             .encrypt(plaintext.as_bytes(), &mut self.rng)
@@ -485,13 +550,19 @@ impl Node {
                 .get(name)
                 .ok_or_else(|| NodeError::malformed(format!("missing `encrypted_message.{name}`")))?
                 .as_str()
-                .ok_or_else(|| NodeError::malformed(format!("`encrypted_message.{name}` is not a string")))
+                .ok_or_else(|| {
+                    NodeError::malformed(format!("`encrypted_message.{name}` is not a string"))
+                })
         };
-        let mut wire = BASE64
-            .decode(text("ciphertext")?)
-            .map_err(|_| NodeError::new(ErrorCode::MalformedMessage, "`ciphertext` is not valid base64"))?;
-        let tag = hex::decode(text("auth_tag")?)
-            .map_err(|_| NodeError::new(ErrorCode::MalformedMessage, "`auth_tag` is not valid hex"))?;
+        let mut wire = BASE64.decode(text("ciphertext")?).map_err(|_| {
+            NodeError::new(
+                ErrorCode::MalformedMessage,
+                "`ciphertext` is not valid base64",
+            )
+        })?;
+        let tag = hex::decode(text("auth_tag")?).map_err(|_| {
+            NodeError::new(ErrorCode::MalformedMessage, "`auth_tag` is not valid hex")
+        })?;
         if tag.len() != TAG_LEN {
             return Err(NodeError::new(
                 ErrorCode::MalformedMessage,
@@ -500,14 +571,16 @@ impl Node {
         }
         wire.extend_from_slice(&tag);
         if !self.parties.contains_key(src) {
-            return Err(NodeError::new(ErrorCode::NoSession, format!("`{src}` has no keys and no session with `{sender}`")));
+            return Err(NodeError::new(
+                ErrorCode::NoSession,
+                format!("`{src}` has no keys and no session with `{sender}`"),
+            ));
         }
         let header = establish::prekey_header(&wire).map_err(establish_error)?;
         let sender_identity = self.directory.identity_key(sender).copied();
-        let party = self
-            .parties
-            .get_mut(src)
-            .ok_or_else(|| NodeError::new(ErrorCode::UnknownParty, format!("unknown party `{src}`")))?;
+        let party = self.parties.get_mut(src).ok_or_else(|| {
+            NodeError::new(ErrorCode::UnknownParty, format!("unknown party `{src}`"))
+        })?;
         let plaintext = match header {
             Some(header) => {
                 if let Some(known) = sender_identity
@@ -522,16 +595,17 @@ impl Node {
                 let peers = party.peers.entry(sender.to_owned()).or_default();
                 match peers.position(&id) {
                     Some(at) => {
-                        let entry = peers
-                            .entry_mut(at)
-                            .ok_or_else(|| NodeError::new(ErrorCode::NoSession, "session vanished"))?;
+                        let entry = peers.entry_mut(at).ok_or_else(|| {
+                            NodeError::new(ErrorCode::NoSession, "session vanished")
+                        })?;
                         let plaintext = entry.session.decrypt(&wire).map_err(decrypt_error)?;
                         entry.received += 1;
                         plaintext
                     }
                     None => {
                         let (established, plaintext) =
-                            establish::accept(&mut party.store, &wire, self.config.backend).map_err(establish_error)?;
+                            establish::accept(&mut party.store, &wire, self.config.backend)
+                                .map_err(establish_error)?;
                         peers.install(SessionEntry {
                             id: established.session_id,
                             session: established.session,
@@ -549,14 +623,22 @@ impl Node {
                     .peers
                     .get_mut(sender)
                     .filter(|p| p.current.is_some())
-                    .ok_or_else(|| NodeError::new(ErrorCode::NoSession, format!("`{src}` has no session with `{sender}`")))?;
+                    .ok_or_else(|| {
+                        NodeError::new(
+                            ErrorCode::NoSession,
+                            format!("`{src}` has no session with `{sender}`"),
+                        )
+                    })?;
                 decrypt_any(peers, &wire)?
             }
         };
         let mut out = Map::new();
         match String::from_utf8(plaintext) {
             Ok(text) => out.insert("plaintext".into(), text.into()),
-            Err(e) => out.insert("plaintext_base64".into(), BASE64.encode(e.as_bytes()).into()),
+            Err(e) => out.insert(
+                "plaintext_base64".into(),
+                BASE64.encode(e.as_bytes()).into(),
+            ),
         };
         Ok(("message_decrypted", out))
     }
@@ -564,14 +646,16 @@ impl Node {
     fn get_bundle(&mut self, _src: &str, body: &Map<String, Value>) -> Reply {
         let party = party_name(body.get("party").and_then(Value::as_str), "party")?;
         self.ensure_party(party)?;
-        let bundle = self
-            .directory
-            .public_bundle(party)
-            .ok_or_else(|| NodeError::new(ErrorCode::UnknownParty, format!("unknown party `{party}`")))?;
+        let bundle = self.directory.public_bundle(party).ok_or_else(|| {
+            NodeError::new(ErrorCode::UnknownParty, format!("unknown party `{party}`"))
+        })?;
         let mut out = Map::new();
         out.insert("party".into(), party.into());
         out.insert("kem".into(), bundle.pq_prekey.key.kem().name().into());
-        out.insert("fingerprint".into(), crate::identity::fingerprint(&bundle.identity_key).into());
+        out.insert(
+            "fingerprint".into(),
+            crate::identity::fingerprint(&bundle.identity_key).into(),
+        );
         out.insert("bundle".into(), bundle.to_json_value());
         Ok(("bundle", out))
     }
@@ -583,11 +667,18 @@ impl Node {
             .get(src)
             .and_then(|p| p.peers.get(peer))
             .filter(|p| p.current.is_some())
-            .ok_or_else(|| NodeError::new(ErrorCode::NoSession, format!("`{src}` has no session with `{peer}`")))?;
-        let entry = peers
-            .current
-            .as_ref()
-            .ok_or_else(|| NodeError::new(ErrorCode::NoSession, format!("`{src}` has no session with `{peer}`")))?;
+            .ok_or_else(|| {
+                NodeError::new(
+                    ErrorCode::NoSession,
+                    format!("`{src}` has no session with `{peer}`"),
+                )
+            })?;
+        let entry = peers.current.as_ref().ok_or_else(|| {
+            NodeError::new(
+                ErrorCode::NoSession,
+                format!("`{src}` has no session with `{peer}`"),
+            )
+        })?;
         let mut out = Map::new();
         out.insert("peer".into(), peer.into());
         out.insert("session_id".into(), entry.id.to_string().into());
@@ -620,7 +711,10 @@ impl Node {
         out.insert("receiving_counter".into(), info.receiving_counter.into());
         out.insert("receiving_chains".into(), info.receiving_chains.into());
         out.insert("skipped_message_keys".into(), info.skipped_keys.into());
-        out.insert("sends_prekey_messages".into(), info.sends_prekey_messages.into());
+        out.insert(
+            "sends_prekey_messages".into(),
+            info.sends_prekey_messages.into(),
+        );
         out.insert("archived_sessions".into(), peers.archived.len().into());
         Ok(("session_info", out))
     }
@@ -652,13 +746,17 @@ fn party_name<'a>(name: Option<&'a str>, field: &str) -> Result<&'a str, NodeErr
     match name {
         Some(n) if !n.is_empty() => Ok(n),
         Some(_) => Err(NodeError::malformed(format!("`{field}` is empty"))),
-        None => Err(NodeError::malformed(format!("missing or non-string `{field}`"))),
+        None => Err(NodeError::malformed(format!(
+            "missing or non-string `{field}`"
+        ))),
     }
 }
 
 /// An X25519 key given as hex or base64, either 33 bytes `0x05 || u` or 32 bytes `u`.
 fn decode_ec_key(text: &str) -> Option<PublicKey> {
-    let bytes = hex::decode(text).ok().or_else(|| BASE64.decode(text).ok())?;
+    let bytes = hex::decode(text)
+        .ok()
+        .or_else(|| BASE64.decode(text).ok())?;
     match bytes.len() {
         33 => PublicKey::decode(&bytes).ok(),
         32 => PublicKey::from_slice(&bytes).ok(),
@@ -679,10 +777,12 @@ fn decrypt_error(e: DecryptError) -> NodeError {
 fn establish_error(e: EstablishError) -> NodeError {
     match e {
         EstablishError::Decrypt(d) => decrypt_error(d),
-        EstablishError::Handshake(HandshakeError::Bundle(b)) => NodeError::new(ErrorCode::BadKey, b.to_string()),
-        EstablishError::Handshake(h @ (HandshakeError::MalformedHeader(_) | HandshakeError::UnknownHeaderVersion(_))) => {
-            NodeError::new(ErrorCode::MalformedMessage, h.to_string())
+        EstablishError::Handshake(HandshakeError::Bundle(b)) => {
+            NodeError::new(ErrorCode::BadKey, b.to_string())
         }
+        EstablishError::Handshake(
+            h @ (HandshakeError::MalformedHeader(_) | HandshakeError::UnknownHeaderVersion(_)),
+        ) => NodeError::new(ErrorCode::MalformedMessage, h.to_string()),
         EstablishError::Handshake(h) => NodeError::new(ErrorCode::HandshakeFailed, h.to_string()),
         other => NodeError::new(ErrorCode::MalformedMessage, other.to_string()),
     }
