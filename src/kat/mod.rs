@@ -255,14 +255,19 @@ pub enum Format {
     LibsignalX3dh,
     /// PQXDH vectors (`"format": "pqxdh-kat-v1"`).
     Pqxdh,
+    /// Double Ratchet transcripts (`"format": "pqxdh-ratchet-transcripts-v1"`).
+    RatchetTranscripts,
 }
 
 /// Recognizes the format of a parsed JSON document, or `None`.
 pub fn detect_json(doc: &Value) -> Option<Format> {
     let has = |key: &str| doc.get(key).is_some();
     let source = doc.get("source").and_then(Value::as_str).unwrap_or("");
-    if doc.get("format").and_then(Value::as_str) == Some(pqxdh_vectors::FORMAT) {
+    let format = doc.get("format").and_then(Value::as_str);
+    if format == Some(pqxdh_vectors::FORMAT) {
         Some(Format::Pqxdh)
+    } else if format == Some(crate::ratchet::transcript::TRANSCRIPT_FORMAT) {
+        Some(Format::RatchetTranscripts)
     } else if has("schema") && has("testGroups") {
         Some(Format::Wycheproof)
     } else if has("algorithm") && has("mode") && has("testGroups") {
@@ -353,6 +358,7 @@ pub fn run_json(doc: &Value, options: Options) -> Vec<FileReport> {
     match detect_json(doc) {
         Some(Format::Pqxdh) => vec![pqxdh_vectors::run(doc)],
         Some(Format::LibsignalX3dh) => vec![pqxdh_vectors::run_x3dh(doc)],
+        Some(Format::RatchetTranscripts) => vec![run_transcripts(doc)],
         Some(Format::LibsignalXeddsa) => vec![libsignal::run_xeddsa(doc)],
         Some(Format::Wycheproof) => wycheproof::run(doc),
         Some(Format::Acvp) => acvp::run(doc),
@@ -364,6 +370,22 @@ pub fn run_json(doc: &Value, options: Options) -> Vec<FileReport> {
             "unrecognized vector format (no Wycheproof `schema`, ACVP `algorithm`/`mode`, RFC `source` or `format` field)",
         )],
     }
+}
+
+/// Replays every step of a ratchet transcript file: each is one vector.
+fn run_transcripts(doc: &Value) -> FileReport {
+    let mut report = FileReport {
+        format: crate::ratchet::transcript::TRANSCRIPT_FORMAT.into(),
+        ..FileReport::default()
+    };
+    match crate::ratchet::transcript::run_transcript_file(doc) {
+        Ok(steps) => report.passed = steps,
+        Err(why) => {
+            report.failed = 1;
+            report.failures.push(why);
+        }
+    }
+    report
 }
 
 // ---- helpers shared by the format modules ----
