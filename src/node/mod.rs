@@ -570,13 +570,13 @@ impl Node {
             ));
         }
         wire.extend_from_slice(&tag);
+        let header = establish::prekey_header(&wire).map_err(establish_error)?;
         if !self.parties.contains_key(src) {
             return Err(NodeError::new(
                 ErrorCode::NoSession,
                 format!("`{src}` has no keys and no session with `{sender}`"),
             ));
         }
-        let header = establish::prekey_header(&wire).map_err(establish_error)?;
         let sender_identity = self.directory.identity_key(sender).copied();
         let party = self.parties.get_mut(src).ok_or_else(|| {
             NodeError::new(ErrorCode::UnknownParty, format!("unknown party `{src}`"))

@@ -1,0 +1,460 @@
+//! The node driven as a real subprocess: the task's sample cases, multi-party conversations,
+//! hostile lines.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+use serde_json::{Value, json};
+
+const NODE: &str = env!("CARGO_BIN_EXE_pqxdh-node");
+
+struct Node {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+    next_id: u64,
+}
+
+impl Node {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(NODE)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Self {
+            child,
+            stdin,
+            stdout,
+            next_id: 1,
+        }
+    }
+
+    fn raw(&mut self, line: &str) -> String {
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+        let mut reply = String::new();
+        self.stdout.read_line(&mut reply).unwrap();
+        assert!(reply.ends_with('\n'), "no reply line for {line:.80}");
+        reply.trim_end().to_owned()
+    }
+
+    fn req(&mut self, src: &str, mut body: Value) -> Value {
+        body["msg_id"] = self.next_id.into();
+        self.next_id += 1;
+        let line = json!({"src": src, "dest": "e2ee", "body": body}).to_string();
+        let reply: Value = serde_json::from_str(&self.raw(&line)).unwrap();
+        assert_eq!(reply["in_reply_to"], body["msg_id"], "{reply}");
+        reply
+    }
+
+    fn send(&mut self, from: &str, to: &str, text: &str) -> Value {
+        let r = self.req(
+            from,
+            json!({"type": "send_message", "recipient": to, "plaintext": text}),
+        );
+        assert_eq!(r["type"], "message_encrypted", "{r}");
+        r["encrypted_message"].clone()
+    }
+
+    fn receive(&mut self, at: &str, from: &str, message: &Value) -> Value {
+        self.req(
+            at,
+            json!({"type": "receive_message", "sender": from, "encrypted_message": message}),
+        )
+    }
+
+    fn expect_text(&mut self, at: &str, from: &str, message: &Value, text: &str) {
+        let r = self.receive(at, from, message);
+        assert_eq!(r["type"], "message_decrypted", "{r}");
+        assert_eq!(r["plaintext"], text);
+    }
+
+    fn expect_error(&mut self, at: &str, from: &str, message: &Value, code: u64) {
+        let r = self.receive(at, from, message);
+        assert_eq!(r["type"], "error", "{r}");
+        assert_eq!(r["code"], code, "{r}");
+    }
+
+    fn finish(mut self) {
+        drop(self.stdin.take());
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut self.stdout, &mut rest).unwrap();
+        assert_eq!(rest, "", "no output after the last reply");
+        assert!(self.child.wait().unwrap().success());
+    }
+}
+
+#[test]
+fn task_sample_cases_pass_the_published_checker() {
+    let out = Command::new("python3")
+        .args(["tests/grader/check.py", "--", NODE])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn sample_reply_lines_have_the_exact_form() {
+    let mut node = Node::start(&[]);
+    let line = node.raw(r#"{"src": "alice", "dest": "e2ee", "body": {"type": "initiate_conversation", "msg_id": 1, "recipient": "bob", "bob_public_key": {"identity_key": "IK", "signed_pre_key": "SPK"}}}"#);
+    let reply: Value = serde_json::from_str(&line).unwrap();
+    let keys: Vec<&str> = reply
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["type", "in_reply_to", "session_id", "root_key"]);
+    assert!(
+        line.starts_with(r#"{"type": "conversation_initiated", "in_reply_to": 1, "session_id": ""#)
+    );
+    let id = reply["session_id"].as_str().unwrap();
+    assert_eq!(uuid::Uuid::parse_str(id).unwrap().get_version_num(), 8);
+    assert_eq!(
+        hex::decode(reply["root_key"].as_str().unwrap())
+            .unwrap()
+            .len(),
+        32
+    );
+    let line = node.raw(r#"{"src": "alice", "dest": "e2ee", "body": {"type": "send_message", "msg_id": 2, "recipient": "bob", "plaintext": "Secret message"}}"#);
+    assert!(line.starts_with(
+        r#"{"type": "message_encrypted", "in_reply_to": 2, "encrypted_message": {"ciphertext": ""#
+    ));
+    let reply: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        reply["encrypted_message"]["auth_tag"]
+            .as_str()
+            .unwrap()
+            .len(),
+        32
+    );
+    node.finish();
+}
+
+#[test]
+fn three_parties_talk_in_every_direction() {
+    let mut node = Node::start(&[]);
+    let big = "x".repeat(1 << 20);
+    for (a, b) in [("alice", "bob"), ("bob", "carol"), ("carol", "alice")] {
+        let first = node.send(a, b, "hello");
+        node.expect_text(b, a, &first, "hello");
+        for round in 0..3 {
+            let m = node.send(b, a, &format!("reply {round} ✓ 日本語"));
+            node.expect_text(a, b, &m, &format!("reply {round} ✓ 日本語"));
+            let m = node.send(a, b, "");
+            node.expect_text(b, a, &m, "");
+        }
+        let m = node.send(a, b, &big);
+        node.expect_text(b, a, &m, &big);
+    }
+    let info = node.req("alice", json!({"type": "session_info", "peer": "bob"}));
+    assert_eq!(info["type"], "session_info", "{info}");
+    assert_eq!(info["role"], "initiator");
+    assert_eq!(info["kem"], "ml-kem-1024");
+    assert_eq!(info["messages_sent"], 5);
+    assert_eq!(info["messages_received"], 3);
+    assert_eq!(info["sends_prekey_messages"], false);
+    node.finish();
+}
+
+#[test]
+fn out_of_order_replay_and_tampering() {
+    let mut node = Node::start(&["--kem", "kyber1024"]);
+    let init = node.req(
+        "alice",
+        json!({"type": "initiate_conversation", "recipient": "bob"}),
+    );
+    assert_eq!(init["type"], "conversation_initiated");
+    let messages: Vec<Value> = (0..6)
+        .map(|i| node.send("alice", "bob", &format!("m{i}")))
+        .collect();
+    // Tampered copies of the first (pre-key) message and of a later one fail and change nothing.
+    for (index, field) in [(0, "auth_tag"), (3, "ciphertext"), (3, "auth_tag")] {
+        let mut bad = messages[index].clone();
+        let text = bad[field].as_str().unwrap().to_owned();
+        let flipped = if field == "auth_tag" {
+            format!(
+                "{}{}",
+                if text.starts_with('0') { "1" } else { "0" },
+                &text[1..]
+            )
+        } else {
+            let mut bytes = base64_decode(&text);
+            let last = bytes.len() - 1;
+            bytes[last] ^= 0x01;
+            base64_encode(&bytes)
+        };
+        bad[field] = flipped.into();
+        node.expect_error("bob", "alice", &bad, 1001);
+    }
+    for i in [4, 1, 5, 0, 2, 3] {
+        node.expect_text("bob", "alice", &messages[i], &format!("m{i}"));
+    }
+    for m in &messages {
+        node.expect_error("bob", "alice", m, 1003);
+    }
+    let info = node.req("bob", json!({"type": "session_info", "peer": "alice"}));
+    assert_eq!(info["kem"], "kyber1024");
+    assert_eq!(info["skipped_message_keys"], 0);
+    assert_eq!(info["messages_received"], 6);
+    let reply = node.send("bob", "alice", "ok");
+    node.expect_text("alice", "bob", &reply, "ok");
+    node.finish();
+}
+
+#[test]
+fn a_new_session_keeps_messages_in_flight_decryptable() {
+    let mut node = Node::start(&["--one-time-prekeys", "3", "--one-time-pq-prekeys", "2"]);
+    let first = node.req(
+        "alice",
+        json!({"type": "initiate_conversation", "recipient": "bob"}),
+    );
+    let old = node.send("alice", "bob", "under the first session");
+    let second = node.req(
+        "alice",
+        json!({"type": "initiate_conversation", "recipient": "bob"}),
+    );
+    assert_ne!(first["session_id"], second["session_id"]);
+    assert_ne!(first["root_key"], second["root_key"]);
+    let new = node.send("alice", "bob", "under the second session");
+    node.expect_text("bob", "alice", &new, "under the second session");
+    node.expect_text("bob", "alice", &old, "under the first session");
+    let info = node.req("bob", json!({"type": "session_info", "peer": "alice"}));
+    assert_eq!(
+        info["session_id"], first["session_id"],
+        "the newest accepted session is current"
+    );
+    assert_eq!(info["archived_sessions"], 1);
+    node.finish();
+}
+
+#[test]
+fn keys_given_by_the_requester_are_checked() {
+    let mut node = Node::start(&[]);
+    let bundle = node.req("bob", json!({"type": "get_bundle", "party": "bob"}));
+    assert_eq!(bundle["type"], "bundle", "{bundle}");
+    let ik = bundle["bundle"]["identity_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let spk = bundle["bundle"]["signed_prekey"]["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ok = node.req(
+        "alice",
+        json!({"type": "initiate_conversation", "recipient": "bob",
+        "bob_public_key": {"identity_key": ik, "signed_pre_key": spk}}),
+    );
+    assert_eq!(ok["type"], "conversation_initiated", "{ok}");
+    let other = node.req("carol", json!({"type": "get_bundle", "party": "carol"}));
+    let carol_ik = other["bundle"]["identity_key"].as_str().unwrap().to_owned();
+    let bad = node.req(
+        "alice",
+        json!({"type": "initiate_conversation", "recipient": "bob",
+        "bob_public_key": {"identity_key": carol_ik, "signed_pre_key": "SPK"}}),
+    );
+    assert_eq!(
+        (bad["type"].as_str(), bad["code"].as_u64()),
+        (Some("error"), Some(1004)),
+        "{bad}"
+    );
+    // A complete bundle is verified and used as is; a forged signature is refused.
+    let full = node.req(
+        "alice",
+        json!({"type": "initiate_conversation", "recipient": "bob",
+        "bob_public_key": bundle["bundle"]}),
+    );
+    assert_eq!(full["type"], "conversation_initiated", "{full}");
+    let mut forged = bundle["bundle"].clone();
+    let sig = forged["signed_prekey"]["signature"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    forged["signed_prekey"]["signature"] = format!(
+        "{}{}",
+        if sig.starts_with('0') { "1" } else { "0" },
+        &sig[1..]
+    )
+    .into();
+    let refused = node.req(
+        "alice",
+        json!({"type": "initiate_conversation", "recipient": "bob", "bob_public_key": forged}),
+    );
+    assert_eq!(refused["code"], 1000, "{refused}");
+    // A message claiming to come from another party is refused.
+    let m = node.send("alice", "bob", "hi");
+    node.expect_error("bob", "carol", &m, 1004);
+    node.expect_text("bob", "alice", &m, "hi");
+    node.finish();
+}
+
+#[test]
+fn malformed_lines_get_error_replies_and_the_node_keeps_serving() {
+    let mut node = Node::start(&[]);
+    let cases: &[(&str, u64, Option<u64>)] = &[
+        ("not json", 12, None),
+        ("[1, 2, 3]", 12, None),
+        ("\"text\"", 12, None),
+        ("{}", 12, None),
+        (r#"{"src": "alice", "body": 5}"#, 12, None),
+        (r#"{"src": "alice", "body": {"msg_id": 7}}"#, 12, Some(7)),
+        (
+            r#"{"src": "alice", "body": {"type": 3, "msg_id": 8}}"#,
+            12,
+            Some(8),
+        ),
+        (
+            r#"{"src": "alice", "body": {"type": "dance", "msg_id": 9}}"#,
+            10,
+            Some(9),
+        ),
+        (
+            r#"{"body": {"type": "send_message", "msg_id": 10, "recipient": "bob", "plaintext": "x"}}"#,
+            12,
+            Some(10),
+        ),
+        (
+            r#"{"src": "alice", "body": {"type": "send_message", "msg_id": 11, "recipient": 5, "plaintext": "x"}}"#,
+            12,
+            Some(11),
+        ),
+        (
+            r#"{"src": "alice", "body": {"type": "send_message", "msg_id": 12, "recipient": "bob"}}"#,
+            12,
+            Some(12),
+        ),
+        (
+            r#"{"src": "alice", "body": {"type": "send_message", "msg_id": 13, "recipient": "alice", "plaintext": "x"}}"#,
+            1009,
+            Some(13),
+        ),
+        (
+            r#"{"src": "bob", "body": {"type": "receive_message", "msg_id": 14, "sender": "alice", "encrypted_message": {"ciphertext": "!!", "auth_tag": "00"}}}"#,
+            1006,
+            Some(14),
+        ),
+        (
+            r#"{"src": "bob", "body": {"type": "receive_message", "msg_id": 15, "sender": "alice", "encrypted_message": {"ciphertext": "AAAA", "auth_tag": "00112233445566778899aabbccddeeff"}}}"#,
+            1006,
+            Some(15),
+        ),
+        (
+            r#"{"src": "bob", "body": {"type": "receive_message", "msg_id": 16, "sender": "alice", "encrypted_message": "x"}}"#,
+            12,
+            Some(16),
+        ),
+        (
+            r#"{"src": "alice", "body": {"type": "session_info", "msg_id": 17, "peer": "nobody"}}"#,
+            1005,
+            Some(17),
+        ),
+    ];
+    for (line, code, in_reply_to) in cases {
+        let reply: Value = serde_json::from_str(&node.raw(line)).unwrap();
+        assert_eq!(reply["type"], "error", "{line} -> {reply}");
+        assert_eq!(reply["code"], *code, "{line} -> {reply}");
+        assert_eq!(
+            reply.get("in_reply_to").and_then(Value::as_u64),
+            *in_reply_to,
+            "{line}"
+        );
+        assert!(!reply["text"].as_str().unwrap().is_empty());
+    }
+    let huge = format!(
+        r#"{{"src": "a", "body": {{"type": "x", "pad": "{}"}}}}"#,
+        "a".repeat(9 << 20)
+    );
+    let reply: Value = serde_json::from_str(&node.raw(&huge)).unwrap();
+    assert_eq!(reply["code"], 12, "{reply}");
+    let m = node.send("alice", "bob", "still here");
+    node.expect_text("bob", "alice", &m, "still here");
+    node.finish();
+}
+
+#[test]
+fn maelstrom_init_switches_to_envelopes() {
+    let mut node = Node::start(&[]);
+    let reply: Value = serde_json::from_str(&node.raw(
+        r#"{"src": "c1", "dest": "n1", "body": {"type": "init", "msg_id": 1, "node_id": "n1", "node_ids": ["n1"]}}"#,
+    ))
+    .unwrap();
+    assert_eq!(
+        reply,
+        json!({"src": "n1", "dest": "c1", "body": {"type": "init_ok", "msg_id": 1, "in_reply_to": 1}})
+    );
+    let reply: Value = serde_json::from_str(&node.raw(
+        r#"{"src": "alice", "dest": "n1", "body": {"type": "initiate_conversation", "msg_id": 2, "recipient": "bob"}}"#,
+    ))
+    .unwrap();
+    assert_eq!(reply["dest"], "alice");
+    assert_eq!(reply["body"]["type"], "conversation_initiated");
+    assert_eq!(reply["body"]["msg_id"], 2);
+    assert_eq!(reply["body"]["in_reply_to"], 2);
+    node.finish();
+}
+
+#[test]
+fn a_seed_makes_runs_repeatable() {
+    let run = || {
+        let mut node = Node::start(&["--seed", "42"]);
+        let a = node.req(
+            "alice",
+            json!({"type": "initiate_conversation", "recipient": "bob"}),
+        );
+        let m = node.send("alice", "bob", "same");
+        node.finish();
+        (a, m)
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn bundled_example_conversation_runs_without_errors() {
+    let input = std::fs::read_to_string("examples/conversation.jsonl").unwrap();
+    let out = Command::new(NODE)
+        .args(["--seed", "1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            child.stdin.take().unwrap().write_all(input.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), input.lines().count());
+    for line in lines {
+        let reply: Value = serde_json::from_str(line).unwrap();
+        assert_ne!(reply["type"], "error", "{line}");
+    }
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
