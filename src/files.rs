@@ -2,7 +2,7 @@
 //! file key is wrapped for each recipient under a key derived from a PQXDH run from the sender's
 //! identity to the recipient's bundle. The body uses the STREAM construction (Hoang, Reyhanitabar,
 //! Rogaway, Vizár) over AES-256-GCM, so memory use is constant for any file size, and reordering,
-//! truncation, appending and header tampering are all detected. `docs/file-format.md` specifies
+//! truncation, appending and header tampering are all detected. SPEC.md section 9 specifies
 //! every byte.
 //!
 //! ```text

@@ -1,6 +1,6 @@
 //! The private identity file: a party's identity key, signed prekey and last-resort PQ prekey,
 //! saved in a small versioned binary form, optionally sealed under a passphrase with Argon2id and
-//! AES-256-GCM. `docs/file-format.md` describes every byte.
+//! AES-256-GCM. SPEC.md section 9 describes every byte.
 //!
 //! ```text
 //! magic "PQXDHID\0" (8) || version u8 = 1 || protection u8 (0 none, 1 passphrase)

@@ -1,4 +1,4 @@
-//! The ratchet wire format (`docs/ratchet-wire.md`): normal messages and pre-key messages.
+//! The ratchet wire format (SPEC.md section 8): normal messages and pre-key messages.
 //!
 //! ```text
 //! normal  = version(0x01) || type(0x01) || EncodeEC(ratchet key) (33) || u32be PN || u32be N

@@ -1,4 +1,4 @@
-//! The saved form of a [`Session`] (`docs/ratchet-wire.md`, "Saved session state").
+//! The saved form of a [`Session`] (SPEC.md section 8.7).
 //!
 //! ```text
 //! "DR" || version 0x01 || flags
