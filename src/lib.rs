@@ -1,27 +1,33 @@
 //! # pqxdh
 //!
 //! Signal's PQXDH key agreement (X25519 Diffie-Hellman plus an ML-KEM-1024 or Kyber1024
-//! encapsulation, mixed by HKDF into one hybrid secret), byte-compatible with libsignal, checked
-//! against known-answer vectors. `SPEC.md` describes every byte.
+//! encapsulation, mixed by HKDF into one hybrid secret) feeding a Double Ratchet with AES-256-GCM,
+//! byte-compatible with libsignal's handshake and checked against known-answer vectors.
+//! `SPEC.md` describes every byte; `SECURITY.md` the threat model.
 //!
 //! ```
 //! use pqxdh::{Backend, IdentityKeyPair, KemType, PreKeyBundle, PreKeyStore};
 //!
 //! let mut rng = rand::rng();
 //! // Bob publishes a bundle: identity key, signed prekey, last-resort ML-KEM-1024 prekey.
-//! let bob = PreKeyStore::generate(IdentityKeyPair::generate(&mut rng), KemType::MlKem1024, &mut rng)?;
+//! let mut bob = PreKeyStore::generate(IdentityKeyPair::generate(&mut rng), KemType::MlKem1024, &mut rng)?;
 //! let json = bob.default_bundle()?.to_json();
 //!
-//! // Alice fetches it, verifies it and runs PQXDH.
+//! // Alice fetches and verifies it, runs PQXDH, and sends a pre-key message.
 //! let alice = IdentityKeyPair::generate(&mut rng);
 //! let bundle = PreKeyBundle::from_json(&json)?;
-//! let init = pqxdh::pqxdh::initiate(&alice, &bundle, Backend::Libcrux, &mut rng)?;
+//! let mut a = pqxdh::establish::initiate(&alice, &bundle, Backend::Libcrux, &mut rng)?;
+//! let wire = a.session.encrypt(b"hello Bob", &mut rng)?;
 //!
-//! // Bob answers the initial header with his private prekeys and reaches the same keys.
-//! let header = pqxdh::InitialHeader::from_bytes(&init.header.to_bytes())?;
-//! let keys = pqxdh::pqxdh::respond(&bob, &header, Backend::Libcrux, true)?;
-//! assert_eq!(keys.root_key, init.keys.root_key);
-//! assert_eq!(keys.session_id, init.keys.session_id);
+//! // Bob runs his side from his private prekeys, decrypts, and the Double Ratchet takes over.
+//! let (mut b, plaintext) = pqxdh::establish::accept(&mut bob, &wire, Backend::Libcrux)?;
+//! assert_eq!(plaintext, b"hello Bob");
+//! assert_eq!(b.session_id, a.session_id);
+//! let reply = b.session.encrypt(b"hello Alice", &mut rng)?;
+//! assert_eq!(a.session.decrypt(&reply)?, b"hello Alice");
+//!
+//! // Each message key is used once: a replay is refused and changes nothing.
+//! assert_eq!(a.session.decrypt(&reply), Err(pqxdh::DecryptError::Duplicate));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
