@@ -293,6 +293,32 @@ fn read_array<R: Read + ?Sized, const N: usize>(
     Ok(out)
 }
 
+/// Fills `chunk` from `input`, starting with the byte held back by the previous call, and looks
+/// one byte ahead to tell whether this is the last segment (a full chunk followed by end of input
+/// is last too). Returns the bytes filled and whether the segment is the last.
+fn read_segment<R: Read + ?Sized>(
+    input: &mut R,
+    chunk: &mut [u8],
+    pending: &mut Option<u8>,
+) -> io::Result<(usize, bool)> {
+    let mut filled = 0;
+    if let (Some(b), Some(first)) = (pending.take(), chunk.first_mut()) {
+        *first = b;
+        filled = 1;
+    }
+    filled += read_full(input, chunk.get_mut(filled..).unwrap_or_default())?;
+    if filled < chunk.len() {
+        return Ok((filled, true));
+    }
+    let mut one = [0u8; 1];
+    if read_full(input, &mut one)? == 0 {
+        Ok((filled, true))
+    } else {
+        *pending = Some(one[0]);
+        Ok((filled, false))
+    }
+}
+
 /// Reads until `buf` is full or the input ends; returns how many bytes were read.
 pub(crate) fn read_full<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
@@ -453,23 +479,7 @@ where
     let mut ciphertext_len = (header.len() + HEADER_MAC_LEN) as u64;
     loop {
         let (chunk, _) = buf.split_at_mut(segment_size);
-        let mut filled = 0;
-        if let (Some(b), Some(first)) = (pending.take(), chunk.first_mut()) {
-            *first = b;
-            filled = 1;
-        }
-        filled += read_full(&mut input, chunk.get_mut(filled..).unwrap_or_default())?;
-        let last = if filled < segment_size {
-            true
-        } else {
-            let mut one = [0u8; 1];
-            if read_full(&mut input, &mut one)? == 0 {
-                true
-            } else {
-                pending = Some(one[0]);
-                false
-            }
-        };
+        let (filled, last) = read_segment(&mut input, chunk, &mut pending)?;
         let data = chunk.get_mut(..filled).ok_or(FileError::Encryption)?;
         let tag = keys
             .cipher
@@ -535,23 +545,7 @@ where
     let mut index: u32 = 0;
     let mut plaintext_len: u64 = 0;
     loop {
-        let mut filled = 0;
-        if let (Some(b), Some(first)) = (pending.take(), buf.first_mut()) {
-            *first = b;
-            filled = 1;
-        }
-        filled += read_full(&mut input, buf.get_mut(filled..).unwrap_or_default())?;
-        let last = if filled < chunk_len {
-            true
-        } else {
-            let mut one = [0u8; 1];
-            if read_full(&mut input, &mut one)? == 0 {
-                true
-            } else {
-                pending = Some(one[0]);
-                false
-            }
-        };
+        let (filled, last) = read_segment(&mut input, &mut buf, &mut pending)?;
         if filled < TAG_LEN {
             return Err(if index == 0 && filled == 0 {
                 FileError::Truncated("no segments")
