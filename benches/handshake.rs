@@ -152,7 +152,17 @@ fn sizes() -> String {
             ));
         }
     }
-    format!("{{\n  \"handshakes\": [\n{}\n  ]\n}}\n", rows.join(",\n"))
+    // Load average when the run started: timings taken while other work runs are noisy.
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let loadavg = loadavg
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!(
+        "{{\n  \"loadavg_at_start\": \"{loadavg}\",\n  \"handshakes\": [\n{}\n  ]\n}}\n",
+        rows.join(",\n")
+    )
 }
 
 fn criterion_dir() -> PathBuf {

@@ -114,7 +114,7 @@ fn kem(c: &mut Criterion) {
 fn symmetric(c: &mut Criterion) {
     let mut g = c.benchmark_group("primitives");
     let salt = [0u8; 32];
-    for ikm_len in [32usize, 160, 192] {
+    for ikm_len in [32usize, 128, 160, 192] {
         let ikm = vec![0x11u8; ikm_len];
         g.bench_function(format!("hkdf_sha256_{ikm_len}_to_64"), |b| {
             b.iter(|| {
