@@ -109,6 +109,12 @@ fn handshakes(c: &mut Criterion) {
             });
         }
     }
+    // The bundle's two signature checks alone (both under the identity key).
+    let Setup { store, .. } = setup(KemType::MlKem1024);
+    let bundle = store.bundle(1, 1, None).unwrap();
+    g.bench_function("bundle_verify", |b| {
+        b.iter(|| black_box(&bundle).verify().unwrap())
+    });
     // Decoding a bundle from JSON (hex, key decoding, FIPS 203 7.2 check): what a client pays
     // before `initiate` when the bundle arrives from a server.
     let Setup { store, .. } = setup(KemType::MlKem1024);
