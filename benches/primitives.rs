@@ -58,7 +58,15 @@ fn xeddsa_sig(c: &mut Criterion) {
         g.bench_function(format!("xeddsa_verify_{len}"), |b| {
             b.iter(|| xeddsa::verify(&public, black_box(&msg), black_box(&sig)).unwrap())
         });
+        // With the key's Edwards form computed once (`VerifyingKey`), as bundle verification does.
+        let prepared = xeddsa::VerifyingKey::new(&public).unwrap();
+        g.bench_function(format!("xeddsa_verify_prepared_{len}"), |b| {
+            b.iter(|| prepared.verify(black_box(&msg), black_box(&sig)).unwrap())
+        });
     }
+    g.bench_function("xeddsa_verifying_key", |b| {
+        b.iter(|| black_box(xeddsa::VerifyingKey::new(black_box(&public)).unwrap()))
+    });
     g.finish();
 }
 
