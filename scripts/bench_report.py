@@ -285,12 +285,13 @@ RATCHET_ROWS = [
 ]
 
 
-def svg_plot(bars: list[tuple[str, dict[str, float]]]) -> str:
-    """Horizontal stacked bars, one per (label, parts in µs)."""
-    width, left, right, top, row_h, bar_h = 900, 300, 30, 50, 26, 18
-    legend_h = 30
+def svg_plot(bars: list[tuple[str, dict[str, float], float]]) -> str:
+    """Horizontal stacked bars, one per (label, parts in µs, measured µs). A measured time under
+    the floor is marked with a black tick inside the bar."""
+    width, left, right, top, row_h, bar_h = 900, 300, 40, 50, 26, 18
+    legend_h = 50
     height = top + row_h * len(bars) + 40 + legend_h
-    xmax = max((sum(p.values()) for _, p in bars), default=1.0)
+    xmax = max((max(sum(p.values()), m) for _, p, m in bars), default=1.0)
     step = 50 if xmax <= 500 else 100
     xmax = (int(xmax / step) + 1) * step
     scale = (width - left - right) / xmax
@@ -308,7 +309,7 @@ def svg_plot(bars: list[tuple[str, dict[str, float]]]) -> str:
         out.append(f'<line x1="{x:.1f}" y1="{top - 5}" x2="{x:.1f}" y2="{axis_y}" stroke="#eee"/>')
         out.append(f'<text x="{x:.1f}" y="{axis_y + 15}" text-anchor="middle">{t}</text>')
     out.append(f'<text x="{left + (width - left - right) / 2}" y="{axis_y + 32}" text-anchor="middle">µs</text>')
-    for i, (label, parts) in enumerate(bars):
+    for i, (label, parts, measured) in enumerate(bars):
         y = top + i * row_h
         out.append(f'<text x="{left - 8}" y="{y + bar_h - 4}" text-anchor="end">{label}</text>')
         x = float(left)
@@ -322,13 +323,19 @@ def svg_plot(bars: list[tuple[str, dict[str, float]]]) -> str:
                 f"<title>{key}: {v:.1f} µs</title></rect>"
             )
             x += w
-        out.append(f'<text x="{x + 4:.1f}" y="{y + bar_h - 4}">{sum(parts.values()):.0f}</text>')
+        if measured < sum(parts.values()):
+            mx = left + measured * scale
+            out.append(f'<line x1="{mx:.1f}" y1="{y - 2}" x2="{mx:.1f}" y2="{y + bar_h + 2}" stroke="black" stroke-width="2"/>')
+        out.append(f'<text x="{x + 4:.1f}" y="{y + bar_h - 4}">{measured:.0f}</text>')
     ly = axis_y + 45
     lx = 20.0
     for key, name, colour in PARTS:
+        item_w = 24 + 7.0 * len(name)
+        if lx + item_w > width:
+            lx, ly = 20.0, ly + 20
         out.append(f'<rect x="{lx:.0f}" y="{ly}" width="12" height="12" fill="{colour}"/>')
         out.append(f'<text x="{lx + 16:.0f}" y="{ly + 11}">{name}</text>')
-        lx += 24 + 7.0 * len(name)
+        lx += item_w
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
@@ -396,7 +403,7 @@ def main() -> int:
         "| handshake | side | OPK | median | PQ / classical | floor | measured / floor | reference |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    bars: list[tuple[str, dict[str, float]]] = []
+    bars: list[tuple[str, dict[str, float], float]] = []
     floor_defs: list[str] = []
     for side in ("initiator", "responder"):
         for prefix, label, kem in KINDS:
@@ -421,7 +428,7 @@ def main() -> int:
                 if parts and measured is not None:
                     bar = dict(parts)
                     bar["rest"] = max(0.0, measured - floor)
-                    bars.append((f"{label.replace(', ', ' ')} {side[:4]}.{' +OPK' if opk else ''}", bar))
+                    bars.append((f"{label.replace(', ', ' ')} {side[:4]}.{' +OPK' if opk else ''}", bar, measured))
     L += ["", "Floors (each one-time prekey adds one `x25519_dh`, and HKDF takes 32 more bytes of IKM):", ""]
     L += floor_defs
     L += [
