@@ -532,7 +532,7 @@ def main() -> int:
     L += [
         "",
         "X3DH carries the same bundle here (it ignores the PQ prekey); a classical-only bundle would be",
-        "33 + 33 + 64 [+ 33] + ids = 138 [175] B.",
+        "33 + 33 + 64 [+ 33] + 4-byte ids = 134 [171] B.",
         "",
         "### Per-message overhead (Double Ratchet)",
         "",
