@@ -74,14 +74,17 @@ pub struct PreKeyBundle {
 impl PreKeyBundle {
     /// Verifies both prekey signatures (PQXDH section 3.3: abort if either fails). Key lengths,
     /// types and the KEM key check were already enforced when the bundle was built or decoded.
+    /// Both signatures are under the identity key, so it is converted to Edwards form once.
     pub fn verify(&self) -> Result<(), BundleError> {
-        self.verify_signed_prekey()?;
-        xeddsa::verify(
-            &self.identity_key,
-            &self.pq_prekey.key.encode(),
-            &self.pq_prekey.signature,
+        let key = xeddsa::VerifyingKey::new(&self.identity_key)
+            .map_err(|_| BundleError::BadSignedPreKeySignature)?;
+        key.verify(
+            &self.signed_prekey.key.encode(),
+            &self.signed_prekey.signature,
         )
-        .map_err(|_| BundleError::BadPqPreKeySignature)
+        .map_err(|_| BundleError::BadSignedPreKeySignature)?;
+        key.verify(&self.pq_prekey.key.encode(), &self.pq_prekey.signature)
+            .map_err(|_| BundleError::BadPqPreKeySignature)
     }
 
     /// Verifies only the signed prekey's signature: all that classical X3DH uses.

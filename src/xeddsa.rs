@@ -139,22 +139,65 @@ pub fn sign_with_random(
 /// Rejects a u-coordinate that is not below p, a u that is not on the curve, a non-canonical
 /// `s` (at least the group order: stricter than the specification's `s < 2^253`, which closes
 /// signature malleability; honest signers never produce such an `s`), and a wrong `R`.
+///
+/// To check several signatures under one key, build a [`VerifyingKey`] once instead: the
+/// Montgomery-to-Edwards conversion costs about a quarter of a verification.
 pub fn verify(
     key: &PublicKey,
     message: &[u8],
     signature: &Signature,
 ) -> Result<(), SignatureError> {
-    let u = key.as_bytes();
-    if !is_below_prime(u) {
-        return Err(SignatureError::Invalid);
+    VerifyingKey::new(key)?.verify(message, signature)
+}
+
+/// An X25519 public key converted once to its Edwards form (`convert_mont` with sign bit 0) for
+/// checking any number of XEdDSA signatures under it, such as a bundle's two prekey signatures.
+#[derive(Clone, Copy, Debug)]
+pub struct VerifyingKey {
+    u: [u8; 32],
+    /// `A` for sign bit 0.
+    edwards: EdwardsPoint,
+    /// The encoding of `A` for sign bit 0 (its top bit is 0).
+    encoded: [u8; 32],
+}
+
+impl VerifyingKey {
+    /// Converts `key`; fails if its u-coordinate is not below p or not on the curve.
+    pub fn new(key: &PublicKey) -> Result<Self, SignatureError> {
+        let u = *key.as_bytes();
+        if !is_below_prime(&u) {
+            return Err(SignatureError::Invalid);
+        }
+        let edwards = MontgomeryPoint(u)
+            .to_edwards(0)
+            .ok_or(SignatureError::Invalid)?;
+        Ok(Self {
+            u,
+            edwards,
+            encoded: edwards.compress().to_bytes(),
+        })
     }
-    let mut sig = signature.0;
-    let sign_bit = sig[63] >> 7;
-    sig[63] &= 0x7F;
-    let edwards = MontgomeryPoint(*u)
-        .to_edwards(sign_bit)
-        .ok_or(SignatureError::Invalid)?;
-    verify_edwards(&edwards, &edwards.compress().to_bytes(), message, &sig)
+
+    /// Checks a signature, exactly as [`verify`] specifies. The signature's top bit selects the
+    /// Edwards sign: sign bit 1 gives `-A` (same y, negated x), whose encoding is `A`'s with the
+    /// top bit set, except when x = 0 (u = 0, y = -1), where the conversion is redone.
+    pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), SignatureError> {
+        let mut sig = signature.0;
+        let sign_bit = sig[63] >> 7;
+        sig[63] &= 0x7F;
+        if sign_bit == 0 {
+            return verify_edwards(&self.edwards, &self.encoded, message, &sig);
+        }
+        if self.u == [0u8; 32] {
+            let edwards = MontgomeryPoint(self.u)
+                .to_edwards(1)
+                .ok_or(SignatureError::Invalid)?;
+            return verify_edwards(&edwards, &edwards.compress().to_bytes(), message, &sig);
+        }
+        let mut encoded = self.encoded;
+        encoded[31] |= 0x80;
+        verify_edwards(&-self.edwards, &encoded, message, &sig)
+    }
 }
 
 /// Ed25519 verification (RFC 8032 section 5.1.7, cofactorless): `[s]B = R + [h]A` with `R`
@@ -273,6 +316,95 @@ mod tests {
             verify_ed25519(&negative_zero, b"m", &sig),
             Err(SignatureError::Invalid)
         );
+    }
+
+    fn verifying_key_matches_per_signature_conversion_for_both_sign_bits() {
+        let mut rng = rand::rngs::ChaCha20Rng::seed_from_u64(2);
+        for _ in 0..32 {
+            let key = PrivateKey::generate(&mut rng);
+            let public = key.public_key();
+            let vk = VerifyingKey::new(&public).unwrap();
+            for sign in [0u8, 1] {
+                let edwards = MontgomeryPoint(*public.as_bytes())
+                    .to_edwards(sign)
+                    .unwrap();
+                let expected = edwards.compress().to_bytes();
+                let (point, encoded) = if sign == 0 {
+                    (vk.edwards, vk.encoded)
+                } else {
+                    let mut e = vk.encoded;
+                    e[31] |= 0x80;
+                    (-vk.edwards, e)
+                };
+                assert_eq!(encoded, expected);
+                assert_eq!(point, edwards);
+            }
+            let sig = sign(&key, b"m", &mut rng);
+            assert_eq!(vk.verify(b"m", &sig), Ok(()));
+            assert_eq!(vk.verify(b"n", &sig), Err(SignatureError::Invalid));
+        }
+        // u = 0: x = 0, so both sign bits encode the same point; the slow path handles it.
+        let zero = PublicKey::from_bytes([0u8; 32]);
+        let vk = VerifyingKey::new(&zero).unwrap();
+        let mut sig = [0u8; 64];
+        sig[63] = 0x80;
+        assert_eq!(
+            vk.verify(b"m", &Signature(sig)),
+            verify_slow(&zero, b"m", &Signature(sig))
+        );
+    }
+
+    /// libsignal's variant: `a = k` unnegated, `A = kB` with its real sign, which goes into the
+    /// top bit of the signature's last byte.
+    fn sign_libsignal_style(key: &PrivateKey, message: &[u8], nonce: u64) -> (Signature, u8) {
+        let k = Scalar::from_bytes_mod_order(clamp_integer(*key.as_bytes()));
+        let a_bytes = EdwardsPoint::mul_base(&k).compress().to_bytes();
+        let sign = a_bytes[31] >> 7;
+        let r = Scalar::from(nonce + 1000);
+        let big_r = (&r * ED25519_BASEPOINT_TABLE).compress().to_bytes();
+        let s = r + challenge(&big_r, &a_bytes, message) * k;
+        let mut out = [0u8; SIGNATURE_LEN];
+        out[..32].copy_from_slice(&big_r);
+        out[32..].copy_from_slice(s.as_bytes());
+        out[63] |= sign << 7;
+        (Signature(out), sign)
+    }
+
+    #[test]
+    fn libsignal_style_signatures_verify_with_both_sign_bits() {
+        let mut rng = rand::rngs::ChaCha20Rng::seed_from_u64(3);
+        let mut seen = [0usize; 2];
+        for i in 0..32 {
+            let key = PrivateKey::generate(&mut rng);
+            let public = key.public_key();
+            let (sig, sign) = sign_libsignal_style(&key, b"bundle", i);
+            seen[usize::from(sign)] += 1;
+            assert_eq!(verify_slow(&public, b"bundle", &sig), Ok(()));
+            assert_eq!(verify(&public, b"bundle", &sig), Ok(()));
+            assert_eq!(
+                verify(&public, b"bundlf", &sig),
+                Err(SignatureError::Invalid)
+            );
+        }
+        assert!(
+            seen[0] > 0 && seen[1] > 0,
+            "both sign bits exercised: {seen:?}"
+        );
+    }
+
+    /// The conversion done per signature, as before `VerifyingKey`.
+    fn verify_slow(
+        key: &PublicKey,
+        message: &[u8],
+        signature: &Signature,
+    ) -> Result<(), SignatureError> {
+        let mut sig = signature.0;
+        let sign_bit = sig[63] >> 7;
+        sig[63] &= 0x7F;
+        let edwards = MontgomeryPoint(*key.as_bytes())
+            .to_edwards(sign_bit)
+            .ok_or(SignatureError::Invalid)?;
+        verify_edwards(&edwards, &edwards.compress().to_bytes(), message, &sig)
     }
 
     #[test]

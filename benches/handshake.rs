@@ -1,0 +1,200 @@
+//! Whole handshake sides, as a peer runs them: the initiator from a decoded bundle to a header
+//! ready to send (bundle signature checks, EK generation, encapsulation with its FIPS 203 7.2 key
+//! check, DHs, HKDF, session id, `to_bytes`), and the responder from received header bytes to the
+//! shared keys (`from_bytes` + `respond`). Classical X3DH and PQXDH with each KEM and backend,
+//! with and without a one-time prekey.
+//!
+//! Also writes `sizes.json` (bundle and header sizes) next to criterion's results for
+//! `scripts/bench_report.py`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use criterion::Criterion;
+use pqxdh::bundle::PreKeyBundle;
+use pqxdh::identity::IdentityKeyPair;
+use pqxdh::kem::{Backend, KemType};
+use pqxdh::pqxdh::{self as hs, InitialHeader};
+use pqxdh::prekey::OneTimePreKey;
+use pqxdh::prekey_store::PreKeyStore;
+use rand::SeedableRng;
+use rand::rngs::ChaCha20Rng;
+
+/// One-time prekey id used by the `_opk` variants.
+const OPK_ID: u32 = 5;
+
+/// (id prefix, KEM of the PQ prekey, backend, PQ?) for every handshake kind.
+const KINDS: [(&str, KemType, Backend, bool); 4] = [
+    ("x3dh", KemType::MlKem1024, Backend::Libcrux, false),
+    (
+        "pqxdh_mlkem1024_libcrux",
+        KemType::MlKem1024,
+        Backend::Libcrux,
+        true,
+    ),
+    (
+        "pqxdh_mlkem1024_pqclean",
+        KemType::MlKem1024,
+        Backend::PqClean,
+        true,
+    ),
+    (
+        "pqxdh_kyber1024_libcrux",
+        KemType::Kyber1024,
+        Backend::Libcrux,
+        true,
+    ),
+];
+
+struct Setup {
+    rng: ChaCha20Rng,
+    alice: IdentityKeyPair,
+    store: PreKeyStore,
+}
+
+fn setup(kem: KemType) -> Setup {
+    let mut rng = ChaCha20Rng::seed_from_u64(0xb0b);
+    let alice = IdentityKeyPair::generate(&mut rng);
+    let bob = IdentityKeyPair::generate(&mut rng);
+    let mut store = PreKeyStore::generate(bob, kem, &mut rng).unwrap();
+    store.add_one_time_prekey(OneTimePreKey::generate(OPK_ID, &mut rng));
+    Setup { rng, alice, store }
+}
+
+fn initiate(
+    alice: &IdentityKeyPair,
+    bundle: &PreKeyBundle,
+    backend: Backend,
+    pq: bool,
+    rng: &mut ChaCha20Rng,
+) -> Vec<u8> {
+    let init = if pq {
+        hs::initiate(alice, bundle, backend, rng).unwrap()
+    } else {
+        hs::initiate_x3dh(alice, bundle, rng).unwrap()
+    };
+    black_box(&init.keys);
+    init.header.to_bytes()
+}
+
+fn handshakes(c: &mut Criterion) {
+    let mut g = c.benchmark_group("handshake");
+    for (name, kem, backend, pq) in KINDS {
+        let Setup {
+            mut rng,
+            alice,
+            store,
+        } = setup(kem);
+        for opk in [None, Some(OPK_ID)] {
+            let suffix = if opk.is_some() { "_opk" } else { "" };
+            let bundle = store.bundle(1, 1, opk).unwrap();
+            // One-time prekeys are not consumed by `respond` (only by `PreKeyStore::consume`),
+            // so the same store answers every iteration; each initiation draws a fresh EK.
+            g.bench_function(format!("{name}_initiator{suffix}"), |b| {
+                b.iter(|| initiate(&alice, black_box(&bundle), backend, pq, &mut rng))
+            });
+            let header = initiate(&alice, &bundle, backend, pq, &mut rng);
+            g.bench_function(format!("{name}_responder{suffix}"), |b| {
+                b.iter(|| {
+                    let parsed = InitialHeader::from_bytes(black_box(&header)).unwrap();
+                    black_box(hs::respond(&store, &parsed, backend, pq).unwrap())
+                })
+            });
+        }
+    }
+    // The bundle's two signature checks alone (both under the identity key).
+    let Setup { store, .. } = setup(KemType::MlKem1024);
+    let bundle = store.bundle(1, 1, None).unwrap();
+    g.bench_function("bundle_verify", |b| {
+        b.iter(|| black_box(&bundle).verify().unwrap())
+    });
+    // Decoding a bundle from JSON (hex, key decoding, FIPS 203 7.2 check): what a client pays
+    // before `initiate` when the bundle arrives from a server.
+    let Setup { store, .. } = setup(KemType::MlKem1024);
+    let json = store.bundle(1, 1, Some(OPK_ID)).unwrap().to_json();
+    g.bench_function("bundle_from_json", |b| {
+        b.iter(|| black_box(PreKeyBundle::from_json(black_box(&json)).unwrap()))
+    });
+    g.finish();
+}
+
+/// Bundle and header sizes, written as JSON for the report.
+fn sizes() -> String {
+    let mut rows = Vec::new();
+    for (name, kem, backend, pq) in KINDS {
+        let Setup {
+            mut rng,
+            alice,
+            store,
+        } = setup(kem);
+        for opk in [None, Some(OPK_ID)] {
+            let bundle = store.bundle(1, 1, opk).unwrap();
+            let json = bundle.to_json();
+            let compact = serde_json::to_string(&bundle.to_json_value()).unwrap();
+            // Binary equivalent: EncodeEC(IK) + EncodeEC(SPK) + sig + EncodeKEM(PQPK) + sig
+            // [+ EncodeEC(OPK)] + u32 ids (SPK, PQ [, OPK]).
+            let binary = 33
+                + 33
+                + 64
+                + 1
+                + pqxdh::kem::PUBLIC_KEY_LEN
+                + 64
+                + if opk.is_some() { 33 } else { 0 }
+                + 4 * (2 + usize::from(opk.is_some()));
+            let header = initiate(&alice, &bundle, backend, pq, &mut rng);
+            let suffix = if opk.is_some() { "_opk" } else { "" };
+            rows.push(format!(
+                "    {{\"kind\": \"{name}{suffix}\", \"bundle_json_pretty\": {}, \"bundle_json_compact\": {}, \"bundle_binary\": {binary}, \"header\": {}}}",
+                json.len(),
+                compact.len(),
+                header.len()
+            ));
+        }
+    }
+    // Load average when the run started: timings taken while other work runs are noisy.
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let loadavg = loadavg
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!(
+        "{{\n  \"loadavg_at_start\": \"{loadavg}\",\n  \"handshakes\": [\n{}\n  ]\n}}\n",
+        rows.join(",\n")
+    )
+}
+
+fn criterion_dir() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        PathBuf::from(home)
+    } else if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        PathBuf::from(target).join("criterion")
+    } else {
+        PathBuf::from("target/criterion")
+    }
+}
+
+fn main() {
+    let dir = criterion_dir();
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let _ = std::fs::write(dir.join("sizes.json"), sizes());
+    }
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+        // Medians are all the report uses: skip plots and keep the bootstrap small, which
+        // roughly halves the wall time of a run on 2 cores.
+        .without_plots()
+        .nresamples(10_000)
+        .sample_size(30)
+        .configure_from_args();
+    handshakes(&mut c);
+    c.final_summary();
+}
