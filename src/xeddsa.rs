@@ -318,6 +318,7 @@ mod tests {
         );
     }
 
+    #[test]
     fn verifying_key_matches_per_signature_conversion_for_both_sign_bits() {
         let mut rng = rand::rngs::ChaCha20Rng::seed_from_u64(2);
         for _ in 0..32 {
