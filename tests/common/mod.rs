@@ -1,0 +1,106 @@
+//! Shared set-up for the hardening tests: parties, established sessions, refusal checks.
+#![allow(dead_code)]
+
+use pqxdh::establish::{self, Established};
+use pqxdh::prekey::{OneTimePreKey, PreKeyId};
+use pqxdh::ratchet::{DecryptError, Session};
+use pqxdh::{Backend, IdentityKeyPair, KemType, PreKeyBundle, PreKeyStore};
+use rand::SeedableRng;
+use rand::rngs::ChaCha20Rng;
+
+/// Id of the one-time EC prekey that [`parties`] adds to the responder's store.
+pub const OPK_ID: PreKeyId = 7;
+
+/// An initiator identity and a responder store (signed prekey 1, last-resort PQ prekey 1 of
+/// `kem`, one-time EC prekey [`OPK_ID`]).
+pub fn parties(seed: u64, kem: KemType) -> (ChaCha20Rng, IdentityKeyPair, PreKeyStore) {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let alice = IdentityKeyPair::generate(&mut rng);
+    let mut bob =
+        PreKeyStore::generate(IdentityKeyPair::generate(&mut rng), kem, &mut rng).unwrap();
+    bob.add_one_time_prekey(OneTimePreKey::generate(OPK_ID, &mut rng));
+    (rng, alice, bob)
+}
+
+/// The responder's bundle naming the one-time prekey.
+pub fn bundle_with_opk(store: &PreKeyStore) -> PreKeyBundle {
+    store.bundle(1, 1, Some(OPK_ID)).unwrap()
+}
+
+/// A conversation whose handshake is complete: Alice sent a pre-key message, Bob accepted it and
+/// replied, and Alice decrypted the reply.
+pub struct Conversation {
+    pub rng: ChaCha20Rng,
+    pub alice_identity: IdentityKeyPair,
+    pub bob_store: PreKeyStore,
+    pub alice: Session,
+    pub bob: Session,
+}
+
+pub fn conversation(seed: u64) -> Conversation {
+    let (mut rng, alice_identity, mut bob_store) = parties(seed, KemType::MlKem1024);
+    let bundle = bundle_with_opk(&bob_store);
+    let Established {
+        session: mut alice, ..
+    } = establish::initiate(&alice_identity, &bundle, Backend::Libcrux, &mut rng).unwrap();
+    let first = alice.encrypt(b"hello Bob", &mut rng).unwrap();
+    let (
+        Established {
+            session: mut bob, ..
+        },
+        text,
+    ) = establish::accept(&mut bob_store, &first, Backend::Libcrux).unwrap();
+    assert_eq!(text, b"hello Bob");
+    let reply = bob.encrypt(b"hello Alice", &mut rng).unwrap();
+    assert_eq!(alice.decrypt(&reply).unwrap(), b"hello Alice");
+    Conversation {
+        rng,
+        alice_identity,
+        bob_store,
+        alice,
+        bob,
+    }
+}
+
+impl Conversation {
+    /// Alice sends, Bob decrypts.
+    pub fn a_to_b(&mut self, text: &[u8]) {
+        let wire = self.alice.encrypt(text, &mut self.rng).unwrap();
+        assert_eq!(self.bob.decrypt(&wire).unwrap(), text);
+    }
+
+    /// Bob sends, Alice decrypts.
+    pub fn b_to_a(&mut self, text: &[u8]) {
+        let wire = self.bob.encrypt(text, &mut self.rng).unwrap();
+        assert_eq!(self.alice.decrypt(&wire).unwrap(), text);
+    }
+
+    /// Both directions still work.
+    pub fn still_talks(&mut self) {
+        self.a_to_b(b"still there?");
+        self.b_to_a(b"yes");
+        self.a_to_b(b"good");
+    }
+}
+
+/// Asserts that `session` refuses `wire` with exactly `expected` and is byte-for-byte unchanged.
+pub fn refused(session: &mut Session, wire: &[u8], expected: &DecryptError) {
+    let before = session.to_bytes();
+    let err = session.decrypt(wire).expect_err("message must be refused");
+    assert_eq!(&err, expected, "wire of {} bytes", wire.len());
+    assert_eq!(*session.to_bytes(), *before, "state changed after {err:?}");
+}
+
+/// `bytes` with bit `bit` (counted from byte 0's least significant bit) flipped.
+pub fn flip(bytes: &[u8], bit: usize) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    out[bit / 8] ^= 1 << (bit % 8);
+    out
+}
+
+/// Reads a file under `kat/`.
+pub fn kat_path(rel: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("kat")
+        .join(rel)
+}
