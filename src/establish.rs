@@ -43,6 +43,9 @@ pub struct Established {
     pub kem: Option<KemType>,
 }
 
+/// The session and the root key wipe themselves on drop; the rest is public.
+impl zeroize::ZeroizeOnDrop for Established {}
+
 /// The initiator: verifies the bundle, runs PQXDH and starts a session whose messages are
 /// pre-key messages until the first reply arrives.
 pub fn initiate<R: CryptoRng + ?Sized>(

@@ -13,6 +13,9 @@ pub const FINGERPRINT_LABEL: &[u8] = b"pqxdh identity fingerprint v1";
 #[derive(Clone, Debug)]
 pub struct IdentityKeyPair(KeyPair);
 
+/// Wiped on drop through its [`KeyPair`].
+impl zeroize::ZeroizeOnDrop for IdentityKeyPair {}
+
 impl IdentityKeyPair {
     /// A fresh random identity.
     pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {

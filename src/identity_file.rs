@@ -154,9 +154,10 @@ pub fn encode<R: CryptoRng + ?Sized>(
     store: &PreKeyStore,
     protection: Protection<'_>,
     rng: &mut R,
-) -> Result<Vec<u8>, IdentityFileError> {
+) -> Result<Zeroizing<Vec<u8>>, IdentityFileError> {
     let keys = serialize_keys(store)?;
-    let mut out = Vec::with_capacity(KEYS_LEN + 80);
+    // Sized up front so that no reallocation leaves unwiped copies of the keys behind.
+    let mut out = Zeroizing::new(Vec::with_capacity(KEYS_LEN + 80));
     out.extend_from_slice(IDENTITY_FILE_MAGIC);
     out.push(IDENTITY_FILE_VERSION);
     match protection {

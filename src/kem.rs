@@ -399,6 +399,9 @@ pub struct KemKeyPair {
     secret: KemSecretKey,
 }
 
+/// The secret half wipes itself on drop; the public half is not secret.
+impl ZeroizeOnDrop for KemKeyPair {}
+
 impl KemKeyPair {
     /// Generates a key pair with fresh randomness.
     pub fn generate<R: CryptoRng + ?Sized>(

@@ -188,6 +188,9 @@ impl KeyPair {
     }
 }
 
+/// The private half wipes itself on drop; the public half is not secret.
+impl ZeroizeOnDrop for KeyPair {}
+
 impl core::fmt::Debug for KeyPair {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("KeyPair")
@@ -227,6 +230,9 @@ impl EphemeralKeyPair {
         &self.0
     }
 }
+
+/// Wiped on drop through its [`KeyPair`].
+impl ZeroizeOnDrop for EphemeralKeyPair {}
 
 impl core::fmt::Debug for EphemeralKeyPair {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {

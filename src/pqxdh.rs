@@ -248,7 +248,6 @@ impl<'a> Reader<'a> {
 }
 
 /// The keys both sides agree on.
-#[derive(Debug)]
 pub struct SharedKeys {
     /// The first root key (HKDF output bytes 0..32).
     pub root_key: RootKey,
@@ -260,6 +259,23 @@ pub struct SharedKeys {
     pub session_id: SessionId,
 }
 
+impl core::fmt::Debug for SharedKeys {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SharedKeys")
+            .field("root_key", &self.root_key)
+            .field("chain_key", &self.chain_key)
+            .field(
+                "associated_data",
+                &format_args!("{}", hex::encode(&self.associated_data)),
+            )
+            .field("session_id", &self.session_id)
+            .finish()
+    }
+}
+
+/// The root and chain keys wipe themselves on drop; the rest is public.
+impl zeroize::ZeroizeOnDrop for SharedKeys {}
+
 /// What the initiator gets: the shared keys and the header to send.
 #[derive(Debug)]
 pub struct Initiation {
@@ -268,6 +284,9 @@ pub struct Initiation {
     /// The header of the initial message.
     pub header: InitialHeader,
 }
+
+/// Wiped on drop through its [`SharedKeys`].
+impl zeroize::ZeroizeOnDrop for Initiation {}
 
 /// `AD = EncodeEC(IK_A) || EncodeEC(IK_B)` (PQXDH section 3.3), initiator first.
 pub fn associated_data(initiator: &PublicKey, responder: &PublicKey) -> Vec<u8> {

@@ -19,6 +19,9 @@ pub struct SignedPreKey {
     signature: Signature,
 }
 
+/// Wiped on drop through its [`KeyPair`].
+impl zeroize::ZeroizeOnDrop for SignedPreKey {}
+
 impl SignedPreKey {
     /// Generates a signed prekey and signs its encoding with `identity`.
     pub fn generate<R: CryptoRng + ?Sized>(
@@ -91,6 +94,9 @@ pub struct OneTimePreKey {
     key_pair: KeyPair,
 }
 
+/// Wiped on drop through its [`KeyPair`].
+impl zeroize::ZeroizeOnDrop for OneTimePreKey {}
+
 impl OneTimePreKey {
     /// Generates a one-time prekey.
     pub fn generate<R: CryptoRng + ?Sized>(id: PreKeyId, rng: &mut R) -> Self {
@@ -150,6 +156,9 @@ pub struct PqPreKey {
     key_pair: KemKeyPair,
     signature: Signature,
 }
+
+/// Wiped on drop through its [`KemKeyPair`].
+impl zeroize::ZeroizeOnDrop for PqPreKey {}
 
 impl PqPreKey {
     /// Generates a KEM key pair of `kem` and signs its encoding with `identity`.

@@ -20,6 +20,9 @@ pub struct PreKeyStore {
     pq: BTreeMap<PreKeyId, PqPreKey>,
 }
 
+/// Every private key it holds wipes itself on drop (and when removed by [`PreKeyStore::consume`]).
+impl zeroize::ZeroizeOnDrop for PreKeyStore {}
+
 impl PreKeyStore {
     /// A store with one signed prekey (id 1) and one last-resort PQ prekey (id 1) of `kem`: the
     /// simplified three-key PQXDH setup.

@@ -165,8 +165,8 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         bundle_json: bundle.to_json(),
         sealed,
         armored,
-        identity,
-        protected_identity,
+        identity: identity.to_vec(),
+        protected_identity: protected_identity.to_vec(),
         node_setup,
         node_lines,
     }

@@ -159,9 +159,14 @@ impl core::fmt::Debug for Session {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Session")
             .field("info", &self.info())
-            .finish_non_exhaustive()
+            .field("keys", &format_args!("<redacted>"))
+            .finish()
     }
 }
+
+/// Every key it holds (root key, ratchet private key, chain keys, skipped message keys) wipes
+/// itself on drop, including keys dropped as the session advances or evicts them.
+impl zeroize::ZeroizeOnDrop for Session {}
 
 /// The result of walking a chain forward: skipped keys, the message's seed, the next chain key.
 type Advance = (Vec<SkippedKey>, MessageKeySeed, ChainKey);
