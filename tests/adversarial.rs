@@ -23,7 +23,7 @@ use pqxdh::pqxdh::HandshakeError;
 use pqxdh::prekey::{OneTimePreKeyPublic, PqPreKey, PqPreKeyKind};
 use pqxdh::ratchet::message::{MAX_PREKEY_HEADER_LEN, MIN_NORMAL_LEN, NORMAL_HEADER_LEN};
 use pqxdh::ratchet::session::{MAX_MESSAGE_GAP, MAX_RECEIVING_CHAINS, MAX_SKIPPED_KEYS};
-use pqxdh::ratchet::{DecryptError, Session, WireMessage};
+use pqxdh::ratchet::{DecryptError, PreKeyMessage, Session, WireMessage};
 use pqxdh::xeddsa::Signature;
 use pqxdh::{Backend, IdentityKeyPair, KemType, PreKeyBundle, PreKeyStore, PublicKey};
 use pqxdh::{identity, identity_file};
@@ -140,6 +140,17 @@ fn first_message(seed: u64) -> (PreKeyStore, Vec<u8>) {
     (bob, wire)
 }
 
+/// Alice's first message to the owner of `bundle`.
+fn send_first<R: CryptoRng>(
+    alice: &IdentityKeyPair,
+    bundle: &PreKeyBundle,
+    rng: &mut R,
+    text: &[u8],
+) -> Vec<u8> {
+    let mut a = establish::initiate(alice, bundle, Backend::Libcrux, rng).unwrap();
+    a.session.encrypt(text, rng).unwrap()
+}
+
 /// `accept` refuses `bad`, the store keeps its one-time prekey, and the error is `expected`
 /// (`None`: any wire-format error).
 fn accept_refuses(store: &mut PreKeyStore, bad: &[u8], expected: Option<&EstablishError>) {
@@ -210,53 +221,49 @@ fn every_bit_flip_of_a_normal_message() {
     c.still_talks();
 }
 
+/// The error for a message cut to `len` bytes whose normal message starts at byte `inner`.
+fn truncation_error(len: usize, inner: usize) -> DecryptError {
+    if len < inner + NORMAL_HEADER_LEN {
+        DecryptError::Malformed("truncated message")
+    } else if len < inner + MIN_NORMAL_LEN {
+        DecryptError::Malformed("ciphertext shorter than the tag")
+    } else {
+        DecryptError::InvalidTag
+    }
+}
+
+/// `wire` with 1 to 64 bytes appended.
+fn appended(wire: &[u8]) -> impl Iterator<Item = Vec<u8>> {
+    (1..=64u8).map(|extra| {
+        let mut long = wire.to_vec();
+        long.resize(wire.len() + usize::from(extra), extra);
+        long
+    })
+}
+
 #[test]
 fn truncation_at_every_length_and_appended_bytes() {
     let (mut store, prekey) = first_message(3);
-    let inner = 6 + H_LEN;
     for len in 0..prekey.len() {
-        let expected = if len < inner + NORMAL_HEADER_LEN {
-            DecryptError::Malformed("truncated message")
-        } else if len < inner + MIN_NORMAL_LEN {
-            DecryptError::Malformed("ciphertext shorter than the tag")
-        } else {
-            DecryptError::InvalidTag
-        };
-        accept_refuses(
-            &mut store,
-            &prekey[..len],
-            Some(&EstablishError::Decrypt(expected)),
-        );
+        let expected = EstablishError::Decrypt(truncation_error(len, 6 + H_LEN));
+        accept_refuses(&mut store, &prekey[..len], Some(&expected));
     }
-    for extra in 1..=64 {
-        let mut long = prekey.clone();
-        long.resize(prekey.len() + extra, extra as u8);
-        accept_refuses(
-            &mut store,
-            &long,
-            Some(&EstablishError::Decrypt(DecryptError::InvalidTag)),
-        );
+    let tag = EstablishError::Decrypt(DecryptError::InvalidTag);
+    for long in appended(&prekey) {
+        accept_refuses(&mut store, &long, Some(&tag));
     }
 
     let mut c = conversation(3);
     let wire = c.alice.encrypt(b"a normal message", &mut c.rng).unwrap();
     for len in 0..wire.len() {
-        let expected = if len < NORMAL_HEADER_LEN {
-            DecryptError::Malformed("truncated message")
-        } else if len < MIN_NORMAL_LEN {
-            DecryptError::Malformed("ciphertext shorter than the tag")
-        } else {
-            DecryptError::InvalidTag
-        };
-        refused(&mut c.bob, &wire[..len], &expected);
+        refused(&mut c.bob, &wire[..len], &truncation_error(len, 0));
     }
-    for extra in 1..=64 {
-        let mut long = wire.clone();
-        long.resize(wire.len() + extra, 0);
+    for long in appended(&wire) {
         refused(&mut c.bob, &long, &DecryptError::InvalidTag);
     }
     assert_eq!(c.bob.decrypt(&wire).unwrap(), b"a normal message");
     c.still_talks();
+    establish::accept(&mut store, &prekey, Backend::Libcrux).unwrap();
 }
 
 #[test]
@@ -403,23 +410,11 @@ fn replay_of_every_message_of_a_conversation() {
 fn skipped_keys_beyond_the_limit_across_chains() {
     let mut c = conversation(6);
     // Chain A: Bob sees only the last of 1,500 messages (1,499 keys stored).
-    let first_chain: Vec<_> = (0..1500)
-        .map(|i| {
-            c.alice
-                .encrypt(format!("A{i}").as_bytes(), &mut c.rng)
-                .unwrap()
-        })
-        .collect();
+    let first_chain = c.alice_sends("A", 1500);
     assert_eq!(c.bob.decrypt(&first_chain[1499]).unwrap(), b"A1499");
     c.b_to_a(b"turn");
     // Chain B: Bob sees only message 600: 600 more keys, 99 of chain A's evicted, oldest first.
-    let second_chain: Vec<_> = (0..=600)
-        .map(|i| {
-            c.alice
-                .encrypt(format!("B{i}").as_bytes(), &mut c.rng)
-                .unwrap()
-        })
-        .collect();
+    let second_chain = c.alice_sends("B", 601);
     assert_eq!(c.bob.decrypt(&second_chain[600]).unwrap(), b"B600");
     assert_eq!(c.bob.info().skipped_keys, MAX_SKIPPED_KEYS);
     let evicted = 1499 + 600 - MAX_SKIPPED_KEYS;
@@ -433,22 +428,10 @@ fn skipped_keys_beyond_the_limit_across_chains() {
     // One message that skips MAX_MESSAGE_GAP keys of the old chain (by PN) and MAX_MESSAGE_GAP
     // keys of its own: the store keeps only the newest MAX_SKIPPED_KEYS.
     let mut c = conversation(7);
-    let old: Vec<_> = (0..=MAX_MESSAGE_GAP)
-        .map(|i| {
-            c.alice
-                .encrypt(format!("O{i}").as_bytes(), &mut c.rng)
-                .unwrap()
-        })
-        .collect();
+    let old = c.alice_sends("O", MAX_MESSAGE_GAP as usize + 1);
     assert_eq!(c.bob.decrypt(&old[0]).unwrap(), b"O0");
     c.b_to_a(b"turn");
-    let new: Vec<_> = (0..=MAX_MESSAGE_GAP)
-        .map(|i| {
-            c.alice
-                .encrypt(format!("N{i}").as_bytes(), &mut c.rng)
-                .unwrap()
-        })
-        .collect();
+    let new = c.alice_sends("N", MAX_MESSAGE_GAP as usize + 1);
     // Bob's receiving counter is 1; PN is 2,001: exactly MAX_MESSAGE_GAP keys to store.
     assert_eq!(
         c.bob.decrypt(&new[MAX_MESSAGE_GAP as usize]).unwrap(),
@@ -460,13 +443,11 @@ fn skipped_keys_beyond_the_limit_across_chains() {
     assert_eq!(c.bob.decrypt(&new[0]).unwrap(), b"N0");
     // One key further than the gap in a fresh chain is refused before any work.
     c.b_to_a(b"turn 2");
-    let far: Vec<_> = (0..=MAX_MESSAGE_GAP + 1)
-        .map(|_| c.alice.encrypt(b"far", &mut c.rng).unwrap())
-        .collect();
+    let far = c.alice_sends("F", MAX_MESSAGE_GAP as usize + 2);
     refused(&mut c.bob, far.last().unwrap(), &DecryptError::TooFarAhead);
-    assert_eq!(c.bob.decrypt(&far[0]).unwrap(), b"far");
+    assert_eq!(c.bob.decrypt(&far[0]).unwrap(), b"F0");
     // From N = 1, the same message is now exactly MAX_MESSAGE_GAP ahead.
-    assert_eq!(c.bob.decrypt(far.last().unwrap()).unwrap(), b"far");
+    assert_eq!(c.bob.decrypt(far.last().unwrap()).unwrap(), b"F2001");
     c.still_talks();
 }
 
@@ -489,23 +470,18 @@ fn forged_swapped_and_substituted_bundle_signatures() {
     let (mut rng, _, bob) = parties(8, KemType::MlKem1024);
     let good = bob.default_bundle().unwrap();
     assert_eq!(initiate_err(&good, 1), None);
-    for bit in 0..512 {
-        let mut bad = good.clone();
-        let sig = flip(bad.signed_prekey.signature.as_bytes(), bit);
-        bad.signed_prekey.signature = Signature::from_slice(&sig).unwrap();
-        assert_eq!(
-            bad.verify(),
-            Err(BundleError::BadSignedPreKeySignature),
-            "bit {bit}"
-        );
-        let mut bad = good.clone();
-        let sig = flip(bad.pq_prekey.signature.as_bytes(), bit);
-        bad.pq_prekey.signature = Signature::from_slice(&sig).unwrap();
-        assert_eq!(
-            bad.verify(),
-            Err(BundleError::BadPqPreKeySignature),
-            "bit {bit}"
-        );
+    let signed: fn(&mut PreKeyBundle) -> &mut Signature = |b| &mut b.signed_prekey.signature;
+    let pq: fn(&mut PreKeyBundle) -> &mut Signature = |b| &mut b.pq_prekey.signature;
+    for (field, expected) in [
+        (signed, BundleError::BadSignedPreKeySignature),
+        (pq, BundleError::BadPqPreKeySignature),
+    ] {
+        for bit in 0..512 {
+            let mut bad = good.clone();
+            let sig = field(&mut bad);
+            *sig = Signature::from_slice(&flip(sig.as_bytes(), bit)).unwrap();
+            assert_eq!(bad.verify(), Err(expected.clone()), "bit {bit}");
+        }
     }
     // Swapped signatures, one way, the other way, and both.
     let mut bad = good.clone();
@@ -566,14 +542,12 @@ fn substituted_identity_with_its_own_signatures_fails_at_the_responder() {
         &mut rng,
     )
     .unwrap();
-    let mut a = establish::initiate(
+    let wire = send_first(
         &alice,
         &carol.default_bundle().unwrap(),
-        Backend::Libcrux,
         &mut rng,
-    )
-    .unwrap();
-    let wire = a.session.encrypt(b"for Bob?", &mut rng).unwrap();
+        b"for Bob?",
+    );
     accept_refuses(
         &mut bob,
         &wire,
@@ -615,6 +589,14 @@ fn kem_key_labelled_as_the_other_kem() {
     }
 }
 
+/// The parts of a pre-key message.
+fn prekey_message(wire: &[u8]) -> PreKeyMessage {
+    match WireMessage::parse(wire).unwrap() {
+        WireMessage::PreKey(m) => m,
+        WireMessage::Normal(_) => panic!("a pre-key message was expected"),
+    }
+}
+
 /// The distinct Wycheproof X25519 public keys whose shared secret is all zeros.
 fn zero_output_publics() -> Vec<PublicKey> {
     let text = std::fs::read_to_string(kat_path("wycheproof/x25519_test.json")).unwrap();
@@ -652,10 +634,7 @@ fn wycheproof_zero_output_keys_are_non_contributory_everywhere() {
     let good = bundle_with_opk(&bob);
     let mut a = establish::initiate(&alice, &good, Backend::Libcrux, &mut rng).unwrap();
     let wire = a.session.encrypt(b"hello", &mut rng).unwrap();
-    let parsed = match WireMessage::parse(&wire).unwrap() {
-        WireMessage::PreKey(m) => m,
-        WireMessage::Normal(_) => panic!("a pre-key message was expected"),
-    };
+    let parsed = prekey_message(&wire);
     let header = pqxdh::InitialHeader::from_bytes(&parsed.prekey_header).unwrap();
     let mut c = conversation(12);
     let normal = c.alice.encrypt(b"normal", &mut c.rng).unwrap();
@@ -749,10 +728,7 @@ fn kem_ciphertext_for_another_key_fails_authentication() {
     let mut a =
         establish::initiate(&alice, &bundle_with_opk(&bob), Backend::Libcrux, &mut rng).unwrap();
     let wire = a.session.encrypt(b"hi", &mut rng).unwrap();
-    let mut parsed = match WireMessage::parse(&wire).unwrap() {
-        WireMessage::PreKey(m) => m,
-        WireMessage::Normal(_) => panic!("a pre-key message was expected"),
-    };
+    let mut parsed = prekey_message(&wire);
     let mut header = pqxdh::InitialHeader::from_bytes(&parsed.prekey_header).unwrap();
     // A ciphertext for another ML-KEM key, and one for another of Bob's own PQ prekeys.
     let other = KemKeyPair::generate(KemType::MlKem1024, Backend::Libcrux, &mut rng).unwrap();
@@ -822,18 +798,13 @@ fn messages_from_another_identity_are_refused() {
     }
     // A pre-key message whose IK_A was replaced by Carol's: the DH with IK_A and the associated
     // data both change.
-    let mut a = establish::initiate(
+    let wire = send_first(
         &alice,
         &bob.default_bundle().unwrap(),
-        Backend::Libcrux,
         &mut rng,
-    )
-    .unwrap();
-    let wire = a.session.encrypt(b"from Alice", &mut rng).unwrap();
-    let mut parsed = match WireMessage::parse(&wire).unwrap() {
-        WireMessage::PreKey(m) => m,
-        WireMessage::Normal(_) => panic!("a pre-key message was expected"),
-    };
+        b"from Alice",
+    );
+    let mut parsed = prekey_message(&wire);
     let mut header = pqxdh::InitialHeader::from_bytes(&parsed.prekey_header).unwrap();
     header.identity_key = *carol.public_key();
     parsed.prekey_header = header.to_bytes();

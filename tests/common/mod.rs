@@ -75,6 +75,16 @@ impl Conversation {
         assert_eq!(self.alice.decrypt(&wire).unwrap(), text);
     }
 
+    /// `count` messages from Alice, `"{prefix}{i}"`, not delivered.
+    pub fn alice_sends(&mut self, prefix: &str, count: usize) -> Vec<Vec<u8>> {
+        (0..count)
+            .map(|i| {
+                let text = format!("{prefix}{i}");
+                self.alice.encrypt(text.as_bytes(), &mut self.rng).unwrap()
+            })
+            .collect()
+    }
+
     /// Both directions still work.
     pub fn still_talks(&mut self) {
         self.a_to_b(b"still there?");
