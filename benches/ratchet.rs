@@ -46,6 +46,15 @@ const SIZES: [(&str, usize); 3] = [("64", 64), ("1k", 1024), ("64k", 64 * 1024)]
 /// DH ratchet steps and remember the full set of earlier receiving chains.
 const WARM_TURNS: usize = 6;
 
+/// Inputs of 64 KiB are prepared in smaller batches.
+fn batch_size(len: usize) -> BatchSize {
+    if len > 1024 {
+        BatchSize::LargeInput
+    } else {
+        BatchSize::SmallInput
+    }
+}
+
 fn rng() -> ChaCha20Rng {
     ChaCha20Rng::seed_from_u64(0x7a7c)
 }
@@ -96,11 +105,7 @@ fn ratchet(c: &mut Criterion) {
         });
         let (mut alice, mut bob) = established(&mut r);
         exchange(&mut alice, &mut bob, 1, &mut r);
-        let batch = if len > 1024 {
-            BatchSize::LargeInput
-        } else {
-            BatchSize::SmallInput
-        };
+        let batch = batch_size(len);
         g.bench_function(format!("decrypt_{label}"), |b| {
             b.iter_batched(
                 || alice.encrypt(&plain, &mut r).unwrap(),
@@ -173,26 +178,23 @@ fn floor(c: &mut Criterion) {
             black_box(mac.finalize().into_bytes())
         })
     });
-    // Message keys: HKDF-SHA256, no salt, 32-byte seed, 44 bytes out.
-    g.bench_function("hkdf_message_keys", |b| {
-        b.iter(|| {
-            let mut okm = [0u8; 44];
-            Hkdf::<Sha256>::new(None, black_box(&key))
-                .expand(b"pqxdh message keys v1", &mut okm)
-                .unwrap();
-            black_box(okm)
-        })
-    });
-    // KDF_RK: HKDF-SHA256, 32-byte salt and IKM, 64 bytes out.
-    g.bench_function("hkdf_kdf_rk", |b| {
-        b.iter(|| {
-            let mut okm = [0u8; 64];
-            Hkdf::<Sha256>::new(Some(black_box(&key)), black_box(&key))
-                .expand(b"WhisperRatchet", &mut okm)
-                .unwrap();
-            black_box(okm)
-        })
-    });
+    // Message keys: HKDF-SHA256, no salt, 32-byte seed, 44 bytes out. KDF_RK: 32-byte salt
+    // and IKM, 64 bytes out.
+    let kdfs: [(&str, Option<&[u8]>, &[u8], usize); 2] = [
+        ("hkdf_message_keys", None, b"pqxdh message keys v1", 44),
+        ("hkdf_kdf_rk", Some(&key), b"WhisperRatchet", 64),
+    ];
+    for (id, salt, info, out_len) in kdfs {
+        g.bench_function(id, |b| {
+            b.iter(|| {
+                let mut okm = [0u8; 64];
+                Hkdf::<Sha256>::new(black_box(salt), black_box(&key))
+                    .expand(info, &mut okm[..out_len])
+                    .unwrap();
+                black_box(okm)
+            })
+        });
+    }
     let ours = KeyPair::generate(&mut r);
     let theirs = *KeyPair::generate(&mut r).public_key();
     g.bench_function("x25519_keygen", |b| {
@@ -207,11 +209,7 @@ fn floor(c: &mut Criterion) {
     let ad = [0x66u8; NORMAL_AD_LEN];
     for (label, len) in SIZES {
         let plain = vec![0x55u8; len];
-        let batch = if len > 1024 {
-            BatchSize::LargeInput
-        } else {
-            BatchSize::SmallInput
-        };
+        let batch = batch_size(len);
         g.bench_function(format!("aes256gcm_seal_{label}"), |b| {
             b.iter_batched_ref(
                 || plain.clone(),
