@@ -46,6 +46,9 @@ const SIZES: [(&str, usize); 3] = [("64", 64), ("1k", 1024), ("64k", 64 * 1024)]
 /// DH ratchet steps and remember the full set of earlier receiving chains.
 const WARM_TURNS: usize = 6;
 
+/// An HKDF floor: criterion id, salt, info, output length.
+type Kdf<'a> = (&'static str, Option<&'a [u8]>, &'static [u8], usize);
+
 /// Inputs of 64 KiB are prepared in smaller batches.
 fn batch_size(len: usize) -> BatchSize {
     if len > 1024 {
@@ -180,7 +183,7 @@ fn floor(c: &mut Criterion) {
     });
     // Message keys: HKDF-SHA256, no salt, 32-byte seed, 44 bytes out. KDF_RK: 32-byte salt
     // and IKM, 64 bytes out.
-    let kdfs: [(&str, Option<&[u8]>, &[u8], usize); 2] = [
+    let kdfs: [Kdf; 2] = [
         ("hkdf_message_keys", None, b"pqxdh message keys v1", 44),
         ("hkdf_kdf_rk", Some(&key), b"WhisperRatchet", 64),
     ];

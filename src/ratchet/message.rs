@@ -331,6 +331,16 @@ mod tests {
         let parsed = WireMessage::parse(&bytes).unwrap();
         assert_eq!(parsed.prekey_header(), Some(&b"hdr"[..]));
         assert_eq!(parsed.to_bytes(), bytes);
+
+        // The borrowed view: everything before the ciphertext is authenticated.
+        let view = MessageView::parse(&bytes).unwrap();
+        assert_eq!(view.prekey_header, Some(&b"hdr"[..]));
+        assert_eq!(view.ciphertext, &[0xaa; 20][..]);
+        assert_eq!(view.authenticated, &bytes[..bytes.len() - 20]);
+        let normal = sample().to_bytes();
+        let view = MessageView::parse(&normal).unwrap();
+        assert_eq!(view.authenticated, &normal[..NORMAL_HEADER_LEN]);
+        assert_eq!(view.prekey_header, None);
     }
 
     #[test]

@@ -541,3 +541,23 @@ impl AssociatedData {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn associated_data_is_the_concatenation_on_stack_and_heap() {
+        for (a, b) in [(66, 43), (66, 94), (66, 95), (0, 0), (161, 0), (66, 1700)] {
+            let first = vec![0xa1u8; a];
+            let second = vec![0xb2u8; b];
+            let ad = AssociatedData::new(&first, &second);
+            assert_eq!(ad.as_slice(), [first, second].concat().as_slice());
+            assert_eq!(
+                matches!(ad, AssociatedData::Stack(..)),
+                a + b <= AD_STACK_LEN,
+                "{a} + {b}"
+            );
+        }
+    }
+}
