@@ -14,8 +14,6 @@
 )]
 
 use std::hint::black_box;
-use std::path::PathBuf;
-use std::time::Duration;
 
 use criterion::Criterion;
 use pqxdh::bundle::PreKeyBundle;
@@ -26,6 +24,8 @@ use pqxdh::prekey::OneTimePreKey;
 use pqxdh::prekey_store::PreKeyStore;
 use rand::SeedableRng;
 use rand::rngs::ChaCha20Rng;
+
+mod common;
 
 /// One-time prekey id used by the `_opk` variants.
 const OPK_ID: u32 = 5;
@@ -159,42 +159,16 @@ fn sizes() -> String {
         }
     }
     // Load average when the run started: timings taken while other work runs are noisy.
-    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let loadavg = loadavg
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ");
+    let loadavg = common::loadavg();
     format!(
         "{{\n  \"loadavg_at_start\": \"{loadavg}\",\n  \"handshakes\": [\n{}\n  ]\n}}\n",
         rows.join(",\n")
     )
 }
 
-fn criterion_dir() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        PathBuf::from(home)
-    } else if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        PathBuf::from(target).join("criterion")
-    } else {
-        PathBuf::from("target/criterion")
-    }
-}
-
 fn main() {
-    let dir = criterion_dir();
-    if std::fs::create_dir_all(&dir).is_ok() {
-        let _ = std::fs::write(dir.join("sizes.json"), sizes());
-    }
-    let mut c = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(2))
-        // Medians are all the report uses: skip plots and keep the bootstrap small, which
-        // roughly halves the wall time of a run on 2 cores.
-        .without_plots()
-        .nresamples(10_000)
-        .sample_size(30)
-        .configure_from_args();
+    common::write_record("sizes.json", &sizes());
+    let mut c = common::criterion(30);
     handshakes(&mut c);
     c.final_summary();
 }

@@ -20,9 +20,21 @@ pub const NEXT_CHAIN_KEY_INPUT: u8 = 0x02;
 impl ChainKey {
     /// KDF_CK of the Double Ratchet (section 5.2), as libsignal computes it: the message-key seed
     /// `HMAC-SHA256(CK, 0x01)` and the next chain key `HMAC-SHA256(CK, 0x02)`.
+    ///
+    /// The HMAC key schedule (the hashed inner and outer pads) is computed once and shared by
+    /// both MACs: three SHA-256 compressions fewer than two independent HMACs, same output.
     pub fn kdf_ck(&self) -> (crate::ratchet::message_key::MessageKeySeed, ChainKey) {
-        let mut seed = self.hmac(MESSAGE_KEY_SEED_INPUT);
-        let mut next = self.hmac(NEXT_CHAIN_KEY_INPUT);
+        use hmac::{KeyInit, Mac};
+        // HMAC accepts keys of any length, so this cannot fail; the fallback keeps the lints happy.
+        let keyed = hmac::Hmac::<sha2::Sha256>::new_from_slice(self.as_bytes())
+            .unwrap_or_else(|_| hmac::Hmac::<sha2::Sha256>::new(&Default::default()));
+        let mac = |input: u8| -> [u8; CHAIN_KEY_LEN] {
+            let mut mac = keyed.clone();
+            mac.update(&[input]);
+            mac.finalize().into_bytes().into()
+        };
+        let mut seed = mac(MESSAGE_KEY_SEED_INPUT);
+        let mut next = mac(NEXT_CHAIN_KEY_INPUT);
         let out = (
             crate::ratchet::message_key::MessageKeySeed::from_bytes(seed),
             ChainKey::from_bytes(next),
@@ -30,18 +42,6 @@ impl ChainKey {
         zeroize::Zeroize::zeroize(&mut seed);
         zeroize::Zeroize::zeroize(&mut next);
         out
-    }
-
-    /// HMAC-SHA256 keyed with this chain key over one byte.
-    fn hmac(&self, input: u8) -> [u8; CHAIN_KEY_LEN] {
-        use hmac::{KeyInit, Mac};
-        // HMAC accepts keys of any length, so this cannot fail; the fallback keeps the lints happy.
-        let mut mac = match hmac::Hmac::<sha2::Sha256>::new_from_slice(self.as_bytes()) {
-            Ok(mac) => mac,
-            Err(_) => return [0; CHAIN_KEY_LEN],
-        };
-        mac.update(&[input]);
-        mac.finalize().into_bytes().into()
     }
 }
 

@@ -130,14 +130,30 @@ impl PrivateKey {
 
     /// X25519(self, their), rejecting the all-zero output of a small-order public key
     /// (PQXDH section 4.9 and RFC 7748 section 6.1 "check for the all-zero value").
+    ///
+    /// A `u` on the curve (every honest key) is mapped to Edwards form and multiplied there by
+    /// the clamped scalar, which runs on curve25519-dalek's vectorised backend where the CPU has
+    /// one; the result's u-coordinate is X25519's output (the clamped scalar is a multiple of 8,
+    /// so it removes any small-order component exactly as the ladder does). A `u` on the twist
+    /// goes through the Montgomery ladder. Which path runs depends only on the public key.
     pub fn diffie_hellman(&self, their: &PublicKey) -> Result<DhOutput, KeyError> {
-        let shared = self
-            .0
-            .diffie_hellman(&x25519_dalek::PublicKey::from(their.0));
-        if !shared.was_contributory() {
+        let mut shared = match curve25519_dalek::MontgomeryPoint(their.0).to_edwards(0) {
+            Some(point) => {
+                let scalar = zeroize::Zeroizing::new(*self.0.as_bytes());
+                point.mul_clamped(*scalar).to_montgomery().to_bytes()
+            }
+            None => self
+                .0
+                .diffie_hellman(&x25519_dalek::PublicKey::from(their.0))
+                .to_bytes(),
+        };
+        if bool::from(shared.ct_eq(&[0u8; KEY_LEN])) {
+            shared.zeroize();
             return Err(KeyError::NonContributory);
         }
-        Ok(DhOutput::from_bytes(shared.to_bytes()))
+        let out = DhOutput::from_bytes(shared);
+        shared.zeroize();
+        Ok(out)
     }
 }
 
@@ -243,6 +259,38 @@ impl core::fmt::Debug for EphemeralKeyPair {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn diffie_hellman_matches_the_montgomery_ladder_on_curve_and_twist() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::ChaCha20Rng::seed_from_u64(7);
+        let (mut on_curve, mut on_twist) = (0, 0);
+        for _ in 0..200 {
+            let (mut k, mut u) = ([0u8; 32], [0u8; 32]);
+            rng.fill_bytes(&mut k);
+            // Random u-coordinates, high bit included: about half lie on the twist.
+            rng.fill_bytes(&mut u);
+            let ladder = x25519_dalek::x25519(k, u);
+            let ours = PrivateKey::from_bytes(k).diffie_hellman(&PublicKey::from_bytes(u));
+            assert_eq!(ours.unwrap().as_bytes(), &ladder);
+            match curve25519_dalek::MontgomeryPoint(u).to_edwards(0) {
+                Some(_) => on_curve += 1,
+                None => on_twist += 1,
+            }
+        }
+        assert!(on_curve > 50 && on_twist > 50, "{on_curve} {on_twist}");
+        // Small-order points give the all-zero output on both paths and are refused.
+        for u in [[0u8; 32], {
+            let mut one = [0u8; 32];
+            one[0] = 1;
+            one
+        }] {
+            assert_eq!(
+                PrivateKey::from_bytes([3; 32]).diffie_hellman(&PublicKey::from_bytes(u)),
+                Err(KeyError::NonContributory)
+            );
+        }
+    }
 
     #[test]
     fn encode_decode_round_trip_and_errors() {

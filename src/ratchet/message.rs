@@ -83,17 +83,73 @@ impl NormalMessage {
 
     /// Parses a normal message (version and type included).
     pub fn parse(bytes: &[u8]) -> Result<Self, DecryptError> {
+        let view = MessageView::parse_normal(bytes)?;
+        Ok(Self {
+            ratchet_key: view.ratchet_key,
+            previous_counter: view.previous_counter,
+            counter: view.counter,
+            ciphertext: view.ciphertext.to_vec(),
+        })
+    }
+}
+
+/// A parsed message borrowing the wire bytes: what decryption needs, without copying the
+/// ciphertext. [`WireMessage::parse`] is this plus owned copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MessageView<'a> {
+    /// The pre-key header blob, for a pre-key message.
+    pub(crate) prekey_header: Option<&'a [u8]>,
+    /// The sender's current ratchet public key.
+    pub(crate) ratchet_key: PublicKey,
+    /// PN.
+    pub(crate) previous_counter: u32,
+    /// N.
+    pub(crate) counter: u32,
+    /// Every byte before the ciphertext (what the AEAD authenticates after the session's AD).
+    pub(crate) authenticated: &'a [u8],
+    /// The ciphertext followed by its tag.
+    pub(crate) ciphertext: &'a [u8],
+}
+
+impl<'a> MessageView<'a> {
+    /// Parses a normal or pre-key message, checking the version, the type and every length.
+    pub(crate) fn parse(bytes: &'a [u8]) -> Result<Self, DecryptError> {
         let mut r = Reader(bytes);
         check_version(r.byte()?)?;
         match r.byte()? {
-            TYPE_NORMAL => Self::parse_body(r.0),
+            TYPE_NORMAL => Self::parse_body(bytes, r.0),
+            TYPE_PREKEY => {
+                let len = usize::try_from(r.u32()?).unwrap_or(usize::MAX);
+                if len > MAX_PREKEY_HEADER_LEN {
+                    return Err(DecryptError::Malformed("pre-key header too long"));
+                }
+                let header = r.take(len)?;
+                let normal = Self::parse_normal(r.0)?;
+                Ok(Self {
+                    prekey_header: Some(header),
+                    authenticated: bytes
+                        .get(..bytes.len().saturating_sub(normal.ciphertext.len()))
+                        .ok_or(DecryptError::Malformed("truncated message"))?,
+                    ..normal
+                })
+            }
             other => Err(DecryptError::UnknownType(other)),
         }
     }
 
-    /// Parses what follows the version and type bytes.
-    fn parse_body(bytes: &[u8]) -> Result<Self, DecryptError> {
+    /// Parses a normal message (version and type included).
+    fn parse_normal(bytes: &'a [u8]) -> Result<Self, DecryptError> {
         let mut r = Reader(bytes);
+        check_version(r.byte()?)?;
+        match r.byte()? {
+            TYPE_NORMAL => Self::parse_body(bytes, r.0),
+            other => Err(DecryptError::UnknownType(other)),
+        }
+    }
+
+    /// Parses `body`, what follows the version and type bytes of `whole`.
+    fn parse_body(whole: &'a [u8], body: &'a [u8]) -> Result<Self, DecryptError> {
+        let mut r = Reader(body);
         let key = r.take(ENCODED_EC_LEN)?;
         let ratchet_key = PublicKey::decode(key)
             .map_err(|_| DecryptError::Malformed("ratchet key is not a Curve25519 EncodeEC key"))?;
@@ -102,11 +158,16 @@ impl NormalMessage {
         if r.0.len() < TAG_LEN {
             return Err(DecryptError::Malformed("ciphertext shorter than the tag"));
         }
+        let authenticated = whole
+            .get(..whole.len().saturating_sub(r.0.len()))
+            .ok_or(DecryptError::Malformed("truncated message"))?;
         Ok(Self {
+            prekey_header: None,
             ratchet_key,
             previous_counter,
             counter,
-            ciphertext: r.0.to_vec(),
+            authenticated,
+            ciphertext: r.0,
         })
     }
 }
@@ -134,24 +195,20 @@ impl PreKeyMessage {
 impl WireMessage {
     /// Parses a ratchet message, checking the version, the type and every length.
     pub fn parse(bytes: &[u8]) -> Result<Self, DecryptError> {
-        let mut r = Reader(bytes);
-        check_version(r.byte()?)?;
-        match r.byte()? {
-            TYPE_NORMAL => Ok(Self::Normal(NormalMessage::parse_body(r.0)?)),
-            TYPE_PREKEY => {
-                let len = usize::try_from(r.u32()?).unwrap_or(usize::MAX);
-                if len > MAX_PREKEY_HEADER_LEN {
-                    return Err(DecryptError::Malformed("pre-key header too long"));
-                }
-                let prekey_header = r.take(len)?.to_vec();
-                let message = NormalMessage::parse(r.0)?;
-                Ok(Self::PreKey(PreKeyMessage {
-                    prekey_header,
-                    message,
-                }))
-            }
-            other => Err(DecryptError::UnknownType(other)),
-        }
+        let view = MessageView::parse(bytes)?;
+        let message = NormalMessage {
+            ratchet_key: view.ratchet_key,
+            previous_counter: view.previous_counter,
+            counter: view.counter,
+            ciphertext: view.ciphertext.to_vec(),
+        };
+        Ok(match view.prekey_header {
+            None => Self::Normal(message),
+            Some(header) => Self::PreKey(PreKeyMessage {
+                prekey_header: header.to_vec(),
+                message,
+            }),
+        })
     }
 
     /// The serialized message.
@@ -274,6 +331,16 @@ mod tests {
         let parsed = WireMessage::parse(&bytes).unwrap();
         assert_eq!(parsed.prekey_header(), Some(&b"hdr"[..]));
         assert_eq!(parsed.to_bytes(), bytes);
+
+        // The borrowed view: everything before the ciphertext is authenticated.
+        let view = MessageView::parse(&bytes).unwrap();
+        assert_eq!(view.prekey_header, Some(&b"hdr"[..]));
+        assert_eq!(view.ciphertext, &[0xaa; 20][..]);
+        assert_eq!(view.authenticated, &bytes[..bytes.len() - 20]);
+        let normal = sample().to_bytes();
+        let view = MessageView::parse(&normal).unwrap();
+        assert_eq!(view.authenticated, &normal[..NORMAL_HEADER_LEN]);
+        assert_eq!(view.prekey_header, None);
     }
 
     #[test]

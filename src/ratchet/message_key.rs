@@ -3,6 +3,7 @@
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use hkdf::Hkdf;
+use hmac::Hmac;
 use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -37,10 +38,26 @@ pub struct InvalidTag;
 impl MessageKeySeed {
     /// HKDF-SHA256(salt = none, IKM = seed, info = [`MESSAGE_KEYS_INFO`]) -> 44 bytes:
     /// the AES-256 key (bytes 0..32) and the nonce (bytes 32..44).
+    ///
+    /// HKDF-Extract with no salt is HMAC keyed with 32 zero bytes; that key's schedule is the
+    /// same for every message, so it is computed once per process and cloned.
     fn expand(&self) -> Zeroizing<[u8; AES_KEY_LEN + NONCE_LEN]> {
+        use hmac::Mac;
+        static EXTRACT: std::sync::OnceLock<Hmac<Sha256>> = std::sync::OnceLock::new();
+        let mut extract = EXTRACT
+            .get_or_init(|| {
+                <Hmac<Sha256> as KeyInit>::new_from_slice(&[0; 32])
+                    .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new(&Default::default()))
+            })
+            .clone();
+        extract.update(self.as_bytes());
+        let prk = Zeroizing::new(<[u8; 32]>::from(extract.finalize().into_bytes()));
         let mut okm = Zeroizing::new([0u8; AES_KEY_LEN + NONCE_LEN]);
-        // 44 bytes is far below HKDF-SHA256's 8160-byte limit, so expand cannot fail.
-        let _ = Hkdf::<Sha256>::new(None, self.as_bytes()).expand(MESSAGE_KEYS_INFO, &mut *okm);
+        // A 32-byte PRK is long enough and 44 bytes is far below HKDF-SHA256's 8160-byte limit,
+        // so neither step can fail.
+        if let Ok(hkdf) = Hkdf::<Sha256>::from_prk(&*prk) {
+            let _ = hkdf.expand(MESSAGE_KEYS_INFO, &mut *okm);
+        }
         okm
     }
 
@@ -61,18 +78,32 @@ impl MessageKeySeed {
     /// AES-256-GCM encryption with this seed's key and nonce: `ciphertext || tag`. Consumes the
     /// seed so that the key is used once and then wiped.
     pub fn encrypt(self, associated_data: &[u8], plaintext: &[u8]) -> Vec<u8> {
-        let (cipher, nonce) = self.cipher();
         let mut out = Vec::with_capacity(plaintext.len() + TAG_LEN);
         out.extend_from_slice(plaintext);
-        match cipher.encrypt_inout_detached(&nonce, associated_data, out.as_mut_slice().into()) {
-            Ok(tag) => out.extend_from_slice(&tag),
-            // Only inputs longer than 2^36 bytes are refused; wipe and return nothing decryptable.
-            Err(_) => {
-                out.zeroize();
-                out.clear();
+        self.seal_in_place(associated_data, &mut out, 0);
+        out
+    }
+
+    /// Encrypts `buf[from..]` in place and appends the tag: the one-allocation form of
+    /// [`MessageKeySeed::encrypt`] for a buffer that already holds the header before `from`.
+    pub(crate) fn seal_in_place(self, associated_data: &[u8], buf: &mut Vec<u8>, from: usize) {
+        let (cipher, nonce) = self.cipher();
+        let result = match buf.get_mut(from..) {
+            Some(body) => cipher
+                .encrypt_inout_detached(&nonce, associated_data, body.into())
+                .map_err(|_| ()),
+            None => Err(()),
+        };
+        match result {
+            Ok(tag) => buf.extend_from_slice(&tag),
+            // Only inputs longer than 2^36 bytes are refused; wipe and leave nothing decryptable.
+            Err(()) => {
+                if let Some(body) = buf.get_mut(from..) {
+                    body.zeroize();
+                }
+                buf.truncate(from);
             }
         }
-        out
     }
 
     /// AES-256-GCM decryption of `ciphertext || tag`. The plaintext is only released when the tag

@@ -23,9 +23,9 @@ use rand_core::CryptoRng;
 
 use crate::chain_key::ChainKey;
 use crate::keys::{KeyPair, PublicKey};
-use crate::ratchet::message::{MAX_PREKEY_HEADER_LEN, NormalMessage, WireMessage};
-use crate::ratchet::message::{TYPE_PREKEY, WIRE_VERSION};
-use crate::ratchet::message_key::MessageKeySeed;
+use crate::ratchet::message::{MAX_PREKEY_HEADER_LEN, MessageView, NORMAL_HEADER_LEN};
+use crate::ratchet::message::{TYPE_NORMAL, TYPE_PREKEY, WIRE_VERSION};
+use crate::ratchet::message_key::{MessageKeySeed, TAG_LEN};
 use crate::root_key::RootKey;
 
 /// The largest number of message keys one received message may make us skip in one chain (its
@@ -292,55 +292,43 @@ impl Session {
             .counter
             .checked_add(1)
             .ok_or(EncryptError::ChainExhausted)?;
-        let header = NormalMessage {
-            ratchet_key: *self.ratchet.public_key(),
-            previous_counter: self.previous_counter,
-            counter: chain.counter,
-            ciphertext: Vec::new(),
-        }
-        .header_bytes();
 
-        let mut wire = Vec::new();
+        // One buffer: [pre-key prefix] || header || plaintext, encrypted in place, then the tag.
+        let prefix_len = self
+            .pending_prekey_header
+            .as_ref()
+            .map_or(0, |blob| 6 + blob.len());
+        let header_end = prefix_len + NORMAL_HEADER_LEN;
+        let mut wire = Vec::with_capacity(header_end + plaintext.len() + TAG_LEN);
         if let Some(blob) = &self.pending_prekey_header {
             let len = u32::try_from(blob.len())
                 .map_err(|_| EncryptError::PreKeyHeaderTooLong(blob.len()))?;
-            wire.reserve(6 + blob.len() + header.len() + plaintext.len() + 16);
             wire.extend_from_slice(&[WIRE_VERSION, TYPE_PREKEY]);
             wire.extend_from_slice(&len.to_be_bytes());
             wire.extend_from_slice(blob);
-        } else {
-            wire.reserve(header.len() + plaintext.len() + 16);
         }
-        wire.extend_from_slice(&header);
-
-        let mut ad = Vec::with_capacity(self.associated_data.len() + wire.len());
-        ad.extend_from_slice(&self.associated_data);
-        ad.extend_from_slice(&wire);
+        wire.extend_from_slice(&[WIRE_VERSION, TYPE_NORMAL]);
+        wire.extend_from_slice(&self.ratchet.public_key().encode());
+        wire.extend_from_slice(&self.previous_counter.to_be_bytes());
+        wire.extend_from_slice(&chain.counter.to_be_bytes());
+        let ad = AssociatedData::new(&self.associated_data, &wire);
+        wire.extend_from_slice(plaintext);
 
         let (seed, next) = chain.key.kdf_ck();
-        wire.extend_from_slice(&seed.encrypt(&ad, plaintext));
+        seed.seal_in_place(ad.as_slice(), &mut wire, header_end);
         chain.key = next;
         chain.counter = next_counter;
         Ok(wire)
     }
 
     /// Decrypts wire bytes (a normal message, or the inner message of a pre-key message; the
-    /// handshake layer reads the pre-key header with [`WireMessage::parse`] first). On any error
+    /// handshake layer reads the pre-key header with [`WireMessage::parse`](crate::ratchet::WireMessage::parse) first). On any error
     /// the session is exactly as before: all changes are staged and committed only after the
     /// AEAD tag verifies.
     pub fn decrypt(&mut self, wire: &[u8]) -> Result<Vec<u8>, DecryptError> {
-        let parsed = WireMessage::parse(wire)?;
-        let msg = parsed.message();
-        let header_end = wire
-            .len()
-            .checked_sub(msg.ciphertext.len())
-            .ok_or(DecryptError::Malformed("truncated message"))?;
-        let authenticated = wire
-            .get(..header_end)
-            .ok_or(DecryptError::Malformed("truncated message"))?;
-        let mut ad = Vec::with_capacity(self.associated_data.len() + authenticated.len());
-        ad.extend_from_slice(&self.associated_data);
-        ad.extend_from_slice(authenticated);
+        let msg = MessageView::parse(wire)?;
+        let ad = AssociatedData::new(&self.associated_data, msg.authenticated);
+        let ad = ad.as_slice();
 
         let their_key = msg.ratchet_key;
         let n = msg.counter;
@@ -357,7 +345,7 @@ impl Session {
             let plaintext = match self.skipped.get(index) {
                 Some(entry) => entry
                     .seed
-                    .decrypt(&ad, &msg.ciphertext)
+                    .decrypt(ad, msg.ciphertext)
                     .map_err(|_| DecryptError::InvalidTag)?,
                 None => return Err(DecryptError::Duplicate),
             };
@@ -373,7 +361,7 @@ impl Session {
             }
             let (skipped, seed, next_key) = advance(&chain.key, chain.counter, n, their_key)?;
             let plaintext = seed
-                .decrypt(&ad, &msg.ciphertext)
+                .decrypt(ad, msg.ciphertext)
                 .map_err(|_| DecryptError::InvalidTag)?;
             if let Some(chain) = self.receiving.as_mut() {
                 chain.key = next_key;
@@ -413,7 +401,7 @@ impl Session {
         let (root_key, chain_key) = self.root_key.kdf_rk(&dh);
         let (more_skipped, seed, next_key) = advance(&chain_key, 0, n, their_key)?;
         let plaintext = seed
-            .decrypt(&ad, &msg.ciphertext)
+            .decrypt(ad, msg.ciphertext)
             .map_err(|_| DecryptError::InvalidTag)?;
 
         self.root_key = root_key;
@@ -513,7 +501,68 @@ fn advance(
     to: u32,
     their_key: PublicKey,
 ) -> Result<Advance, DecryptError> {
+    if from == to {
+        // The next message of the chain: nothing to skip, no copy of the chain key.
+        let (seed, next) = key.kdf_ck();
+        return Ok((Vec::new(), seed, next));
+    }
     let (skipped, key) = skip(key, from, to, their_key)?;
     let (seed, next) = key.kdf_ck();
     Ok((skipped, seed, next))
+}
+
+/// Room for `AD || P` on the stack: the 66-byte PQXDH AD and a normal message's 43-byte header
+/// fit; a pre-key message's longer header goes to the heap.
+const AD_STACK_LEN: usize = 160;
+
+/// The AEAD's associated data `AD || P` (SPEC.md section 8.6), assembled without an allocation
+/// for normal messages. Public bytes: no wiping needed.
+enum AssociatedData {
+    Stack([u8; AD_STACK_LEN], usize),
+    Heap(Vec<u8>),
+}
+
+impl AssociatedData {
+    fn new(session_ad: &[u8], authenticated: &[u8]) -> Self {
+        let len = session_ad.len().saturating_add(authenticated.len());
+        let mut buf = [0u8; AD_STACK_LEN];
+        if let Some((first, rest)) = buf.split_at_mut_checked(session_ad.len())
+            && let Some(second) = rest.get_mut(..authenticated.len())
+        {
+            first.copy_from_slice(session_ad);
+            second.copy_from_slice(authenticated);
+            return Self::Stack(buf, len);
+        }
+        let mut heap = Vec::with_capacity(len);
+        heap.extend_from_slice(session_ad);
+        heap.extend_from_slice(authenticated);
+        Self::Heap(heap)
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Self::Stack(buf, len) => buf.get(..*len).unwrap_or_default(),
+            Self::Heap(heap) => heap,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn associated_data_is_the_concatenation_on_stack_and_heap() {
+        for (a, b) in [(66, 43), (66, 94), (66, 95), (0, 0), (161, 0), (66, 1700)] {
+            let first = vec![0xa1u8; a];
+            let second = vec![0xb2u8; b];
+            let ad = AssociatedData::new(&first, &second);
+            assert_eq!(ad.as_slice(), [first, second].concat().as_slice());
+            assert_eq!(
+                matches!(ad, AssociatedData::Stack(..)),
+                a + b <= AD_STACK_LEN,
+                "{a} + {b}"
+            );
+        }
+    }
 }
