@@ -54,6 +54,7 @@ VODOZEMAC = {
 PRIMITIVE_ROWS = [
     ("x25519_keygen", "X25519 key generation"),
     ("x25519_dh", "X25519 DH (checked, non-zero output)"),
+    ("x25519_dh_ladder", "X25519 DH, x25519-dalek Montgomery ladder (reference)"),
     ("xeddsa_sign_33", "XEdDSA sign, 33 B"),
     ("xeddsa_sign_1569", "XEdDSA sign, 1569 B"),
     ("xeddsa_verify_33", "XEdDSA verify, 33 B (EncodeEC(SPK))"),
