@@ -590,6 +590,10 @@ def main() -> int:
         "an established conversation) through `Node::handle_line` in process, JSON and base64",
         "included; `node/pipe_send_receive_pair_64`: the same pair written to a `pqxdh-node`",
         "subprocess's stdin, each reply line read back before the next request. Rates are per pair.",
+        "`files_64MiB/*` (`--bench files`): a 64 MiB in-memory file encrypted and decrypted to one",
+        "recipient, next to raw AES-256-GCM over the same buffer in one call and in 64 KiB segments",
+        "copied in from the input and out to the output, as any Read -> Write stream must",
+        "(`raw_aes256gcm_segments_copied`: the best a streaming format can do on this machine).",
         "",
     ]
     if others:
