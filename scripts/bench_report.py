@@ -551,7 +551,7 @@ def main() -> int:
         lib = us(LIBSIGNAL[rid]) if rid in LIBSIGNAL else ""
         voz = us(VODOZEMAC[rid]) if rid in VODOZEMAC else ""
         if rid == "send_after_turn":
-            voz = f"{voz} (after 43.9 µs receive)"
+            voz = f"{voz} (after {us(VODOZEMAC['first_message_new_chain'])} receive)"
         L.append(
             f"| {label} | `ratchet/{rid}` | {us(measured) if measured else 'not measured yet'} | "
             f"{us(floor)} | {ratio(measured, floor) if measured else ''} | {lib} | {voz} |"

@@ -581,64 +581,60 @@ impl Node {
         let party = self.parties.get_mut(src).ok_or_else(|| {
             NodeError::new(ErrorCode::UnknownParty, format!("unknown party `{src}`"))
         })?;
-        let plaintext =
-            match header {
-                Some(header) => {
-                    if let Some(known) = sender_identity
-                        && known != header.identity_key
-                    {
-                        return Err(NodeError::new(
-                            ErrorCode::KeyMismatch,
-                            format!("the message's identity key is not `{sender}`'s"),
-                        ));
-                    }
-                    let id = establish::session_id_of(&header, party.store.identity());
-                    // Looked up, not created: a pre-key message that fails leaves no trace of its sender.
-                    let known_at = party
-                        .peers
-                        .get_mut(sender)
-                        .and_then(|peers| peers.position(&id).map(|at| (peers, at)));
-                    match known_at {
-                        Some((peers, at)) => {
-                            let entry = peers.entry_mut(at).ok_or_else(|| {
-                                NodeError::new(ErrorCode::NoSession, "session vanished")
-                            })?;
-                            let plaintext = entry.session.decrypt(&wire).map_err(decrypt_error)?;
-                            entry.received += 1;
-                            plaintext
-                        }
-                        None => {
-                            let (established, plaintext) =
-                                establish::accept(&mut party.store, &wire, self.config.backend)
-                                    .map_err(establish_error)?;
-                            party.peers.entry(sender.to_owned()).or_default().install(
-                                SessionEntry {
-                                    id: established.session_id,
-                                    session: established.session,
-                                    kem: established.kem,
-                                    role: Role::Responder,
-                                    sent: 0,
-                                    received: 1,
-                                },
-                            );
-                            plaintext
-                        }
-                    }
+        let plaintext = match header {
+            Some(header) => {
+                if let Some(known) = sender_identity
+                    && known != header.identity_key
+                {
+                    return Err(NodeError::new(
+                        ErrorCode::KeyMismatch,
+                        format!("the message's identity key is not `{sender}`'s"),
+                    ));
                 }
-                None => {
-                    let peers = party
+                let id = establish::session_id_of(&header, party.store.identity());
+                // Looked up, not created: a refused pre-key message leaves no trace.
+                let known = party.peers.get_mut(sender).and_then(|peers| {
+                    let at = peers.position(&id)?;
+                    peers.entry_mut(at)
+                });
+                if let Some(entry) = known {
+                    let plaintext = entry.session.decrypt(&wire).map_err(decrypt_error)?;
+                    entry.received += 1;
+                    plaintext
+                } else {
+                    let (established, plaintext) =
+                        establish::accept(&mut party.store, &wire, self.config.backend)
+                            .map_err(establish_error)?;
+                    let entry = SessionEntry {
+                        id: established.session_id,
+                        session: established.session,
+                        kem: established.kem,
+                        role: Role::Responder,
+                        sent: 0,
+                        received: 1,
+                    };
+                    party
                         .peers
-                        .get_mut(sender)
-                        .filter(|p| p.current.is_some())
-                        .ok_or_else(|| {
-                            NodeError::new(
-                                ErrorCode::NoSession,
-                                format!("`{src}` has no session with `{sender}`"),
-                            )
-                        })?;
-                    decrypt_any(peers, &wire)?
+                        .entry(sender.to_owned())
+                        .or_default()
+                        .install(entry);
+                    plaintext
                 }
-            };
+            }
+            None => {
+                let peers = party
+                    .peers
+                    .get_mut(sender)
+                    .filter(|p| p.current.is_some())
+                    .ok_or_else(|| {
+                        NodeError::new(
+                            ErrorCode::NoSession,
+                            format!("`{src}` has no session with `{sender}`"),
+                        )
+                    })?;
+                decrypt_any(peers, &wire)?
+            }
+        };
         let mut out = Map::new();
         match String::from_utf8(plaintext) {
             Ok(text) => out.insert("plaintext".into(), text.into()),

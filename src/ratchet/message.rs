@@ -22,6 +22,9 @@ pub const TYPE_PREKEY: u8 = 0x02;
 /// Length of a normal message's header: version, type, ratchet key, PN, N.
 pub const NORMAL_HEADER_LEN: usize = 2 + ENCODED_EC_LEN + 4 + 4;
 
+/// Length of a pre-key message's prefix before its header blob: version, type, u32 length.
+pub const PREKEY_PREFIX_LEN: usize = 2 + 4;
+
 /// Length of the shortest normal message: the header and a tag (empty plaintext).
 pub const MIN_NORMAL_LEN: usize = NORMAL_HEADER_LEN + TAG_LEN;
 
@@ -61,16 +64,25 @@ pub enum WireMessage {
     PreKey(PreKeyMessage),
 }
 
+/// A normal message's header: version, type, EncodeEC(ratchet key), PN, N.
+pub(crate) fn normal_header(
+    ratchet_key: &PublicKey,
+    previous_counter: u32,
+    counter: u32,
+) -> [u8; NORMAL_HEADER_LEN] {
+    let mut out = [0u8; NORMAL_HEADER_LEN];
+    let mut w = Writer::new(&mut out);
+    w.put(&[WIRE_VERSION, TYPE_NORMAL]);
+    w.put(&ratchet_key.encode());
+    w.put(&previous_counter.to_be_bytes());
+    w.put(&counter.to_be_bytes());
+    out
+}
+
 impl NormalMessage {
     /// The header bytes (everything before the ciphertext).
     pub fn header_bytes(&self) -> [u8; NORMAL_HEADER_LEN] {
-        let mut out = [0u8; NORMAL_HEADER_LEN];
-        let mut w = Writer::new(&mut out);
-        w.put(&[WIRE_VERSION, TYPE_NORMAL]);
-        w.put(&self.ratchet_key.encode());
-        w.put(&self.previous_counter.to_be_bytes());
-        w.put(&self.counter.to_be_bytes());
-        out
+        normal_header(&self.ratchet_key, self.previous_counter, self.counter)
     }
 
     /// The serialized message.
@@ -83,13 +95,7 @@ impl NormalMessage {
 
     /// Parses a normal message (version and type included).
     pub fn parse(bytes: &[u8]) -> Result<Self, DecryptError> {
-        let view = MessageView::parse_normal(bytes)?;
-        Ok(Self {
-            ratchet_key: view.ratchet_key,
-            previous_counter: view.previous_counter,
-            counter: view.counter,
-            ciphertext: view.ciphertext.to_vec(),
-        })
+        Ok(MessageView::parse_normal(bytes)?.to_normal())
     }
 }
 
@@ -137,6 +143,16 @@ impl<'a> MessageView<'a> {
         }
     }
 
+    /// The normal message, with an owned copy of the ciphertext.
+    fn to_normal(self) -> NormalMessage {
+        NormalMessage {
+            ratchet_key: self.ratchet_key,
+            previous_counter: self.previous_counter,
+            counter: self.counter,
+            ciphertext: self.ciphertext.to_vec(),
+        }
+    }
+
     /// Parses a normal message (version and type included).
     fn parse_normal(bytes: &'a [u8]) -> Result<Self, DecryptError> {
         let mut r = Reader(bytes);
@@ -175,7 +191,7 @@ impl<'a> MessageView<'a> {
 impl PreKeyMessage {
     /// The bytes before the embedded normal message: version, type, length and header blob.
     pub fn prefix_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(6 + self.prekey_header.len());
+        let mut out = Vec::with_capacity(PREKEY_PREFIX_LEN + self.prekey_header.len());
         out.extend_from_slice(&[WIRE_VERSION, TYPE_PREKEY]);
         // Lengths above MAX_PREKEY_HEADER_LEN are refused by the session and by `parse`.
         let len = u32::try_from(self.prekey_header.len()).unwrap_or(u32::MAX);
@@ -196,12 +212,7 @@ impl WireMessage {
     /// Parses a ratchet message, checking the version, the type and every length.
     pub fn parse(bytes: &[u8]) -> Result<Self, DecryptError> {
         let view = MessageView::parse(bytes)?;
-        let message = NormalMessage {
-            ratchet_key: view.ratchet_key,
-            previous_counter: view.previous_counter,
-            counter: view.counter,
-            ciphertext: view.ciphertext.to_vec(),
-        };
+        let message = view.to_normal();
         Ok(match view.prekey_header {
             None => Self::Normal(message),
             Some(header) => Self::PreKey(PreKeyMessage {

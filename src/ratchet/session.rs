@@ -24,7 +24,7 @@ use rand_core::CryptoRng;
 use crate::chain_key::ChainKey;
 use crate::keys::{KeyPair, PublicKey};
 use crate::ratchet::message::{MAX_PREKEY_HEADER_LEN, MessageView, NORMAL_HEADER_LEN};
-use crate::ratchet::message::{TYPE_NORMAL, TYPE_PREKEY, WIRE_VERSION};
+use crate::ratchet::message::{PREKEY_PREFIX_LEN, TYPE_PREKEY, WIRE_VERSION, normal_header};
 use crate::ratchet::message_key::{MessageKeySeed, TAG_LEN};
 use crate::root_key::RootKey;
 
@@ -297,7 +297,7 @@ impl Session {
         let prefix_len = self
             .pending_prekey_header
             .as_ref()
-            .map_or(0, |blob| 6 + blob.len());
+            .map_or(0, |blob| PREKEY_PREFIX_LEN + blob.len());
         let header_end = prefix_len + NORMAL_HEADER_LEN;
         let mut wire = Vec::with_capacity(header_end + plaintext.len() + TAG_LEN);
         if let Some(blob) = &self.pending_prekey_header {
@@ -307,10 +307,11 @@ impl Session {
             wire.extend_from_slice(&len.to_be_bytes());
             wire.extend_from_slice(blob);
         }
-        wire.extend_from_slice(&[WIRE_VERSION, TYPE_NORMAL]);
-        wire.extend_from_slice(&self.ratchet.public_key().encode());
-        wire.extend_from_slice(&self.previous_counter.to_be_bytes());
-        wire.extend_from_slice(&chain.counter.to_be_bytes());
+        wire.extend_from_slice(&normal_header(
+            self.ratchet.public_key(),
+            self.previous_counter,
+            chain.counter,
+        ));
         let ad = AssociatedData::new(&self.associated_data, &wire);
         wire.extend_from_slice(plaintext);
 
