@@ -529,3 +529,22 @@ fn one_time_prekey_counts_are_bounded() {
         );
     }
 }
+
+#[test]
+fn real_keys_for_a_never_seen_recipient_do_not_invent_it() {
+    let mut node = Node::start(&[]);
+    let key = hex::encode([0x42u8; 32]);
+    for given in [
+        json!({"identity_key": key, "signed_pre_key": key}),
+        json!({"identity_key": key, "signed_pre_key": "SPK"}),
+    ] {
+        let r = node.req(
+            "alice",
+            json!({"type": "initiate_conversation", "recipient": "dave", "bob_public_key": given}),
+        );
+        assert_eq!(r["code"], 1000, "{r}");
+    }
+    let r = node.req("alice", json!({"type": "session_info", "peer": "dave"}));
+    assert_eq!(r["code"], 1005, "{r}");
+    node.finish();
+}

@@ -438,6 +438,11 @@ impl Node {
         let bundle = match bundle {
             Some(b) => b,
             None => {
+                if !self.directory.contains(recipient)
+                    && let Some(Value::Object(fields)) = given
+                {
+                    refuse_keys_for_unknown(recipient, fields)?;
+                }
                 self.ensure_party(recipient)?;
                 if let Some(Value::Object(fields)) = given {
                     self.check_given_keys(recipient, fields)?;
@@ -843,6 +848,42 @@ fn party_name<'a>(name: Option<&'a str>, field: &str) -> Result<&'a str, NodeErr
             "missing or non-string `{field}`"
         ))),
     }
+}
+
+/// Keys given for a recipient the directory never saw describe that party: the node must not
+/// invent it with keys of its own. Only a complete bundle (signatures and a PQ prekey) is taken
+/// for such a party; a real key without one is refused (1000) rather than compared with keys the
+/// node would make up.
+fn refuse_keys_for_unknown(recipient: &str, fields: &Map<String, Value>) -> Result<(), NodeError> {
+    for (name, value) in fields {
+        if !matches!(
+            name.as_str(),
+            "identity_key"
+                | "identity"
+                | "ik"
+                | "IK"
+                | "signed_pre_key"
+                | "signed_prekey"
+                | "spk"
+                | "SPK"
+        ) {
+            continue;
+        }
+        let Some(text) = value.as_str() else {
+            return Err(NodeError::malformed(format!(
+                "`bob_public_key.{name}` is not a string"
+            )));
+        };
+        if decode_ec_key(text, name)?.is_some() {
+            return Err(NodeError::new(
+                ErrorCode::BadKey,
+                format!(
+                    "`{recipient}` is not in the directory: give its complete bundle (signatures and PQ prekey) or placeholders"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Shortest decoded value taken as an attempted key rather than a placeholder like "IK".
