@@ -458,3 +458,93 @@ fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+#[test]
+fn a_pre_key_message_from_a_sender_the_directory_never_saw_is_refused() {
+    let mut node = Node::start(&[]);
+    let m = node.send("alice", "bob", "hi");
+    node.expect_error("bob", "mallory", &m, 1007);
+    let info = node.req("bob", json!({"type": "session_info", "peer": "mallory"}));
+    assert_eq!(
+        info["code"], 1005,
+        "no session was filed under mallory: {info}"
+    );
+    node.expect_text("bob", "alice", &m, "hi");
+    node.finish();
+}
+
+#[test]
+fn given_keys_in_any_common_encoding_are_checked() {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let mut node = Node::start(&[]);
+    let carol = node.req("carol", json!({"type": "get_bundle", "party": "carol"}));
+    let carol_ik = hex::decode(carol["bundle"]["identity_key"].as_str().unwrap()).unwrap();
+    node.req("bob", json!({"type": "get_bundle", "party": "bob"}));
+    let raw = &carol_ik[1..];
+    let wrong = [
+        format!("0x{}", hex::encode(raw)),
+        format!("  {}  ", hex::encode(&carol_ik)),
+        STANDARD.encode(raw),
+        URL_SAFE_NO_PAD.encode(&carol_ik),
+    ];
+    for ik in wrong {
+        let r = node.req(
+            "alice",
+            json!({"type": "initiate_conversation", "recipient": "bob",
+            "bob_public_key": {"identity_key": ik, "signed_pre_key": "SPK"}}),
+        );
+        assert_eq!(r["code"], 1004, "{ik:?}: {r}");
+    }
+    for bad in [hex::encode([7u8; 20]), STANDARD.encode([7u8; 31])] {
+        let r = node.req(
+            "alice",
+            json!({"type": "initiate_conversation", "recipient": "bob",
+            "bob_public_key": {"identity_key": bad, "signed_pre_key": "SPK"}}),
+        );
+        assert_eq!(r["code"], 1000, "{bad:?}: {r}");
+    }
+    let r = node.req(
+        "alice",
+        json!({"type": "initiate_conversation", "recipient": "bob",
+        "bob_public_key": {"identity_key": "IK", "signed_pre_key": "SPK"}}),
+    );
+    assert_eq!(r["type"], "conversation_initiated", "{r}");
+    node.finish();
+}
+
+#[test]
+fn one_time_prekey_counts_are_bounded() {
+    for arg in ["--one-time-prekeys", "--one-time-pq-prekeys"] {
+        let out = Command::new(NODE)
+            .args([arg, "4294967295"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{arg}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("not in"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn real_keys_for_a_never_seen_recipient_do_not_invent_it() {
+    let mut node = Node::start(&[]);
+    let key = hex::encode([0x42u8; 32]);
+    for given in [
+        json!({"identity_key": key, "signed_pre_key": key}),
+        json!({"identity_key": key, "signed_pre_key": "SPK"}),
+    ] {
+        let r = node.req(
+            "alice",
+            json!({"type": "initiate_conversation", "recipient": "dave", "bob_public_key": given}),
+        );
+        assert_eq!(r["code"], 1000, "{r}");
+    }
+    let r = node.req("alice", json!({"type": "session_info", "peer": "dave"}));
+    assert_eq!(r["code"], 1005, "{r}");
+    node.finish();
+}

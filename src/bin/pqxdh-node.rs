@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 use pqxdh::kem::{Backend, KemType};
-use pqxdh::node::{Envelope, MAX_LINE_LEN, Node, NodeConfig};
+use pqxdh::node::{Envelope, MAX_LINE_LEN, MAX_ONE_TIME_PREKEYS, Node, NodeConfig};
 
 #[derive(Parser)]
 #[command(
@@ -21,10 +21,12 @@ struct Args {
     #[arg(long, value_enum, default_value_t = BackendArg::Libcrux)]
     backend: BackendArg,
     /// One-time EC prekeys each new party publishes (0 keeps the handshake at three DH outputs).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0,
+        value_parser = clap::value_parser!(u32).range(..=i64::from(MAX_ONE_TIME_PREKEYS)))]
     one_time_prekeys: u32,
     /// One-time PQ prekeys each new party publishes (0: the last-resort PQ prekey is used).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0,
+        value_parser = clap::value_parser!(u32).range(..=i64::from(MAX_ONE_TIME_PREKEYS)))]
     one_time_pq_prekeys: u32,
     /// Seed for a deterministic run (tests, examples); omit for real randomness.
     #[arg(long)]

@@ -37,6 +37,28 @@ pub const MAX_LINE_LEN: usize = 8 * 1024 * 1024;
 /// archived session states: rust/protocol/src/consts.rs `ARCHIVED_STATES_MAX_LENGTH`).
 pub const MAX_ARCHIVED_SESSIONS: usize = 40;
 
+/// Largest gap an archived session accepts: a message in flight on an old session is at most a
+/// few dozen messages past what its receiver decrypted, and refusing wider gaps keeps a forged
+/// message from costing more than 40 x 64 chain steps. Archived sessions never take a new
+/// ratchet key (no DH or root step); only the current session may, with the full
+/// [`crate::ratchet::session::MAX_MESSAGE_GAP`].
+pub const ARCHIVED_MAX_GAP: u32 = 64;
+
+/// Most parties one node simulates: each holds a KEM key pair (about 5 KB), so this bounds the
+/// node's key memory to tens of megabytes.
+pub const MAX_PARTIES: usize = 10_000;
+
+/// Most peers one party keeps sessions with.
+pub const MAX_PEERS_PER_PARTY: usize = 1_000;
+
+/// Most sessions (current and archived) in the whole node: a session with a full skipped-key
+/// store is about 140 KB, and most are far smaller.
+pub const MAX_SESSIONS: usize = 100_000;
+
+/// Most one-time prekeys of each kind a new party publishes: ids stay far below
+/// `PreKeyId::MAX`, and generating them (a KEM key pair each) stays under a second.
+pub const MAX_ONE_TIME_PREKEYS: u32 = 1_000;
+
 /// Length of the AES-GCM tag at the end of every wire message.
 const TAG_LEN: usize = 16;
 
@@ -110,10 +132,19 @@ struct PeerSessions {
 }
 
 impl PeerSessions {
-    fn install(&mut self, entry: SessionEntry) {
-        if let Some(old) = self.current.replace(entry) {
-            self.archived.push_front(old);
-            self.archived.truncate(MAX_ARCHIVED_SESSIONS);
+    /// Installs a new current session; returns the change in the number of sessions held.
+    fn install(&mut self, entry: SessionEntry) -> usize {
+        match self.current.replace(entry) {
+            Some(old) => {
+                self.archived.push_front(old);
+                if self.archived.len() > MAX_ARCHIVED_SESSIONS {
+                    self.archived.truncate(MAX_ARCHIVED_SESSIONS);
+                    0
+                } else {
+                    1
+                }
+            }
+            None => 1,
         }
     }
 
@@ -147,6 +178,10 @@ pub struct Node {
     node_id: String,
     next_msg_id: u64,
     seen_first: bool,
+    /// Sessions installed in all parties (current and archived).
+    sessions: usize,
+    /// Full decrypt attempts made on archived sessions (for the bounded-work test).
+    archived_attempts: u64,
 }
 
 /// A request's reply: the body's type and fields after `type` and `in_reply_to`.
@@ -168,6 +203,8 @@ impl Node {
             node_id: String::from("e2ee"),
             next_msg_id: 1,
             seen_first: false,
+            sessions: 0,
+            archived_attempts: 0,
         }
     }
 
@@ -299,6 +336,20 @@ impl Node {
         if self.parties.contains_key(name) {
             return Ok(());
         }
+        if self.parties.len() >= MAX_PARTIES {
+            return Err(NodeError::new(
+                ErrorCode::LimitReached,
+                format!("the node already simulates {MAX_PARTIES} parties"),
+            ));
+        }
+        if self.config.one_time_ec_prekeys > MAX_ONE_TIME_PREKEYS
+            || self.config.one_time_pq_prekeys > MAX_ONE_TIME_PREKEYS
+        {
+            return Err(NodeError::new(
+                ErrorCode::LimitReached,
+                format!("at most {MAX_ONE_TIME_PREKEYS} one-time prekeys of each kind"),
+            ));
+        }
         let rng = &mut self.rng;
         let kem = self.config.kem;
         let internal = |e: crate::kem::KemError| NodeError::new(ErrorCode::BadKey, e.to_string());
@@ -387,6 +438,11 @@ impl Node {
         let bundle = match bundle {
             Some(b) => b,
             None => {
+                if !self.directory.contains(recipient)
+                    && let Some(Value::Object(fields)) = given
+                {
+                    refuse_keys_for_unknown(recipient, fields)?;
+                }
                 self.ensure_party(recipient)?;
                 if let Some(Value::Object(fields)) = given {
                     self.check_given_keys(recipient, fields)?;
@@ -430,7 +486,7 @@ impl Node {
                     "`bob_public_key.{name}` is not a string"
                 )));
             };
-            if let Some(key) = decode_ec_key(text)
+            if let Some(key) = decode_ec_key(text, name)?
                 && key != expected
             {
                 return Err(NodeError::new(
@@ -444,6 +500,26 @@ impl Node {
         Ok(())
     }
 
+    /// Refuses a new session between `party` and `peer` when a node limit is reached.
+    fn check_room(&self, party: &str, peer: &str) -> Result<(), NodeError> {
+        if self.sessions >= MAX_SESSIONS {
+            return Err(NodeError::new(
+                ErrorCode::LimitReached,
+                format!("the node already holds {MAX_SESSIONS} sessions"),
+            ));
+        }
+        if let Some(p) = self.parties.get(party)
+            && !p.peers.contains_key(peer)
+            && p.peers.len() >= MAX_PEERS_PER_PARTY
+        {
+            return Err(NodeError::new(
+                ErrorCode::LimitReached,
+                format!("`{party}` already has sessions with {MAX_PEERS_PER_PARTY} peers"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Runs PQXDH from `src` to `recipient` and installs the new session. Returns its id and the
     /// PQXDH root key in hex.
     fn start_session(
@@ -452,6 +528,7 @@ impl Node {
         recipient: &str,
         bundle: &PreKeyBundle,
     ) -> Result<(SessionId, String), NodeError> {
+        self.check_room(src, recipient)?;
         let party = self.parties.get_mut(src).ok_or_else(|| {
             NodeError::new(ErrorCode::UnknownParty, format!("unknown party `{src}`"))
         })?;
@@ -467,7 +544,7 @@ impl Node {
             &mut self.rng,
         )
         .map_err(establish_error)?;
-        party
+        self.sessions += party
             .peers
             .entry(recipient.to_owned())
             .or_default()
@@ -578,6 +655,15 @@ impl Node {
             ));
         }
         let sender_identity = self.directory.identity_key(sender).copied();
+        if header.is_some() {
+            if sender_identity.is_none() {
+                return Err(NodeError::new(
+                    ErrorCode::UnknownParty,
+                    format!("`{sender}` is not in the directory"),
+                ));
+            }
+            self.check_room(src, sender)?;
+        }
         let party = self.parties.get_mut(src).ok_or_else(|| {
             NodeError::new(ErrorCode::UnknownParty, format!("unknown party `{src}`"))
         })?;
@@ -613,7 +699,7 @@ impl Node {
                         sent: 0,
                         received: 1,
                     };
-                    party
+                    self.sessions += party
                         .peers
                         .entry(sender.to_owned())
                         .or_default()
@@ -632,7 +718,7 @@ impl Node {
                             format!("`{src}` has no session with `{sender}`"),
                         )
                     })?;
-                decrypt_any(peers, &wire)?
+                decrypt_any(peers, &wire, &mut self.archived_attempts)?
             }
         };
         let mut out = Map::new();
@@ -724,8 +810,13 @@ impl Node {
 }
 
 /// Tries the current session, then archived ones (newest first); reports the current session's
-/// error when none decrypts. Each attempt leaves its session unchanged on failure.
-fn decrypt_any(peers: &mut PeerSessions, wire: &[u8]) -> Result<Vec<u8>, NodeError> {
+/// error when none decrypts. Each attempt leaves its session unchanged on failure. An archived
+/// session only tries a message on a receiving chain it has, at most [`ARCHIVED_MAX_GAP`] ahead.
+fn decrypt_any(
+    peers: &mut PeerSessions,
+    wire: &[u8],
+    attempts: &mut u64,
+) -> Result<Vec<u8>, NodeError> {
     let first_error = match peers.current.as_mut() {
         Some(entry) => match entry.session.decrypt(wire) {
             Ok(p) => {
@@ -737,6 +828,10 @@ fn decrypt_any(peers: &mut PeerSessions, wire: &[u8]) -> Result<Vec<u8>, NodeErr
         None => return Err(NodeError::new(ErrorCode::NoSession, "no session")),
     };
     for entry in peers.archived.iter_mut() {
+        if !entry.session.knows_receiving_chain(wire, ARCHIVED_MAX_GAP) {
+            continue;
+        }
+        *attempts = attempts.saturating_add(1);
         if let Ok(p) = entry.session.decrypt(wire) {
             entry.received += 1;
             return Ok(p);
@@ -755,15 +850,78 @@ fn party_name<'a>(name: Option<&'a str>, field: &str) -> Result<&'a str, NodeErr
     }
 }
 
-/// An X25519 key given as hex or base64, either 33 bytes `0x05 || u` or 32 bytes `u`.
-fn decode_ec_key(text: &str) -> Option<PublicKey> {
-    let bytes = hex::decode(text)
+/// Keys given for a recipient the directory never saw describe that party: the node must not
+/// invent it with keys of its own. Only a complete bundle (signatures and a PQ prekey) is taken
+/// for such a party; a real key without one is refused (1000) rather than compared with keys the
+/// node would make up.
+fn refuse_keys_for_unknown(recipient: &str, fields: &Map<String, Value>) -> Result<(), NodeError> {
+    for (name, value) in fields {
+        if !matches!(
+            name.as_str(),
+            "identity_key"
+                | "identity"
+                | "ik"
+                | "IK"
+                | "signed_pre_key"
+                | "signed_prekey"
+                | "spk"
+                | "SPK"
+        ) {
+            continue;
+        }
+        let Some(text) = value.as_str() else {
+            return Err(NodeError::malformed(format!(
+                "`bob_public_key.{name}` is not a string"
+            )));
+        };
+        if decode_ec_key(text, name)?.is_some() {
+            return Err(NodeError::new(
+                ErrorCode::BadKey,
+                format!(
+                    "`{recipient}` is not in the directory: give its complete bundle (signatures and PQ prekey) or placeholders"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Shortest decoded value taken as an attempted key rather than a placeholder like "IK".
+const MIN_KEY_LIKE_LEN: usize = 16;
+
+/// A key field of `bob_public_key`: hex (with or without `0x`), base64 or base64url (padded or
+/// not), surrounding spaces trimmed. 32 bytes `u` or 33 bytes `0x05 || u` is a key; another
+/// length of [`MIN_KEY_LIKE_LEN`] bytes or more is a malformed key; anything else is a
+/// placeholder (`Ok(None)`).
+fn decode_ec_key(text: &str, field: &str) -> Result<Option<PublicKey>, NodeError> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let text = text.trim();
+    let unprefixed = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))
+        .unwrap_or(text);
+    let bytes = hex::decode(unprefixed)
         .ok()
-        .or_else(|| BASE64.decode(text).ok())?;
+        .or_else(|| BASE64.decode(text).ok())
+        .or_else(|| STANDARD_NO_PAD.decode(text).ok())
+        .or_else(|| URL_SAFE.decode(text).ok())
+        .or_else(|| URL_SAFE_NO_PAD.decode(text).ok());
+    let Some(bytes) = bytes else {
+        return Ok(None);
+    };
+    let bad =
+        |why: String| NodeError::new(ErrorCode::BadKey, format!("bob_public_key.{field}: {why}"));
     match bytes.len() {
-        33 => PublicKey::decode(&bytes).ok(),
-        32 => PublicKey::from_slice(&bytes).ok(),
-        _ => None,
+        33 if bytes.first() == Some(&0x05) => PublicKey::decode(&bytes)
+            .map(Some)
+            .map_err(|e| bad(e.to_string())),
+        32 => PublicKey::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| bad(e.to_string())),
+        n if n >= MIN_KEY_LIKE_LEN => Err(bad(format!(
+            "{n} bytes is not an X25519 key (32 bytes, or 33 starting 0x05)"
+        ))),
+        _ => Ok(None),
     }
 }
 
@@ -788,5 +946,137 @@ fn establish_error(e: EstablishError) -> NodeError {
         ) => NodeError::new(ErrorCode::MalformedMessage, h.to_string()),
         EstablishError::Handshake(h) => NodeError::new(ErrorCode::HandshakeFailed, h.to_string()),
         other => NodeError::new(ErrorCode::MalformedMessage, other.to_string()),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn req(node: &mut Node, src: &str, body: Value) -> Value {
+        let line = json!({"src": src, "dest": "e2ee", "body": body}).to_string();
+        serde_json::from_str(&node.handle_line(&line)).unwrap()
+    }
+
+    fn wire_of(m: &Value) -> Vec<u8> {
+        let mut w = BASE64.decode(m["ciphertext"].as_str().unwrap()).unwrap();
+        w.extend(hex::decode(m["auth_tag"].as_str().unwrap()).unwrap());
+        w
+    }
+
+    fn message_of(wire: &[u8]) -> Value {
+        let (c, t) = wire.split_at(wire.len() - TAG_LEN);
+        json!({"ciphertext": BASE64.encode(c), "auth_tag": hex::encode(t)})
+    }
+
+    #[test]
+    fn a_forged_message_is_not_tried_on_archived_sessions() {
+        let mut node = Node::new(NodeConfig {
+            seed: Some(7),
+            ..NodeConfig::default()
+        });
+        let mut in_flight = None;
+        for i in 0..=MAX_ARCHIVED_SESSIONS {
+            let r = req(
+                &mut node,
+                "alice",
+                json!({"type": "initiate_conversation", "recipient": "bob"}),
+            );
+            assert_eq!(r["type"], "conversation_initiated", "{r}");
+            let send = json!({"type": "send_message", "recipient": "bob", "plaintext": "m"});
+            let m = req(&mut node, "alice", send.clone());
+            let r = req(
+                &mut node,
+                "bob",
+                json!({"type": "receive_message", "sender": "alice", "encrypted_message": m["encrypted_message"]}),
+            );
+            assert_eq!(r["type"], "message_decrypted", "{r}");
+            // Bob replies so that Alice's later messages are normal messages.
+            let reply = req(
+                &mut node,
+                "bob",
+                json!({"type": "send_message", "recipient": "alice", "plaintext": "r"}),
+            );
+            let r = req(
+                &mut node,
+                "alice",
+                json!({"type": "receive_message", "sender": "bob", "encrypted_message": reply["encrypted_message"]}),
+            );
+            assert_eq!(r["type"], "message_decrypted", "{r}");
+            if i == 0 {
+                // Alice's new chain reaches Bob once; its next message, sent on the first
+                // session, is delivered after 40 newer sessions.
+                let m = req(&mut node, "alice", send.clone());
+                let r = req(
+                    &mut node,
+                    "bob",
+                    json!({"type": "receive_message", "sender": "alice", "encrypted_message": m["encrypted_message"]}),
+                );
+                assert_eq!(r["type"], "message_decrypted", "{r}");
+                in_flight = Some(req(&mut node, "alice", send)["encrypted_message"].clone());
+            }
+        }
+        let info = req(
+            &mut node,
+            "bob",
+            json!({"type": "session_info", "peer": "alice"}),
+        );
+        assert_eq!(info["archived_sessions"], MAX_ARCHIVED_SESSIONS);
+
+        // A fresh (valid) ratchet key, counters at the skip limit, a random body.
+        let fresh = crate::keys::KeyPair::generate(&mut node.rng);
+        let gap = crate::ratchet::session::MAX_MESSAGE_GAP;
+        let mut forged =
+            crate::ratchet::message::normal_header(fresh.public_key(), gap, gap).to_vec();
+        forged.extend([0x5a; 20]);
+        let before = node.archived_attempts;
+        let r = req(
+            &mut node,
+            "bob",
+            json!({"type": "receive_message", "sender": "alice", "encrypted_message": message_of(&forged)}),
+        );
+        assert_eq!(r["type"], "error", "{r}");
+        assert_eq!(
+            node.archived_attempts, before,
+            "no archived session tried it"
+        );
+
+        // The in-flight message on the oldest archived session still decrypts.
+        let m = in_flight.unwrap();
+        assert!(wire_of(&m).len() > TAG_LEN);
+        let r = req(
+            &mut node,
+            "bob",
+            json!({"type": "receive_message", "sender": "alice", "encrypted_message": m}),
+        );
+        assert_eq!(r["plaintext"], "m", "{r}");
+        assert_eq!(node.archived_attempts, before + 1);
+    }
+
+    #[test]
+    fn node_limits_are_enforced() {
+        let mut node = Node::new(NodeConfig {
+            seed: Some(8),
+            one_time_ec_prekeys: MAX_ONE_TIME_PREKEYS + 1,
+            ..NodeConfig::default()
+        });
+        let r = req(
+            &mut node,
+            "alice",
+            json!({"type": "get_bundle", "party": "alice"}),
+        );
+        assert_eq!(r["code"], 1011, "{r}");
+        let mut node = Node::new(NodeConfig {
+            seed: Some(9),
+            ..NodeConfig::default()
+        });
+        node.sessions = MAX_SESSIONS;
+        let r = req(
+            &mut node,
+            "alice",
+            json!({"type": "initiate_conversation", "recipient": "bob"}),
+        );
+        assert_eq!(r["code"], 1011, "{r}");
     }
 }

@@ -548,6 +548,33 @@ impl AssociatedData {
     }
 }
 
+/// A cheap pre-check for callers holding several sessions with one peer (the node's archive).
+impl Session {
+    /// Whether `wire` names a receiving chain this session already has (a stored skipped key,
+    /// or the current receiving chain with N at most `max_gap` past its next counter). Costs one
+    /// header parse and no key derivation; `false` for malformed bytes. A `true` answer says
+    /// nothing about the tag: [`Session::decrypt`] still decides.
+    pub fn knows_receiving_chain(&self, wire: &[u8], max_gap: u32) -> bool {
+        let Ok(msg) = MessageView::parse(wire) else {
+            return false;
+        };
+        if self
+            .skipped
+            .iter()
+            .any(|s| s.their_key == msg.ratchet_key && s.counter == msg.counter)
+        {
+            return true;
+        }
+        self.receiving.as_ref().is_some_and(|chain| {
+            chain.their_key == msg.ratchet_key
+                && msg
+                    .counter
+                    .checked_sub(chain.counter)
+                    .is_some_and(|gap| gap <= max_gap)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
