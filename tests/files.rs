@@ -618,6 +618,9 @@ fn cli_round_trips_binary_armor_and_stdio() {
     );
     assert_ok(&dec);
     assert_eq!(dec.stdout, plain);
+    // Encryption streamed to stdout is a complete version-2 file whose sender verifies.
+    assert_eq!(enc.stdout[8], files::FILE_VERSION);
+    assert!(String::from_utf8_lossy(&dec.stderr).contains("sender verified"));
 
     // Empty file.
     std::fs::write(d.join("empty"), b"").unwrap();
