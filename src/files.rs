@@ -36,11 +36,24 @@ use crate::kem::Backend;
 use crate::keys::{ENCODED_EC_LEN, KeyError, PublicKey};
 use crate::pqxdh::{self as hs, HandshakeError, InitialHeader};
 use crate::prekey_store::PreKeyStore;
+use crate::xeddsa::Signature;
 
 /// First bytes of an encrypted file.
 pub const FILE_MAGIC: &[u8; 8] = b"PQXDHENC";
-/// Version of the encrypted-file format.
-pub const FILE_VERSION: u8 = 1;
+/// Version of the encrypted-file format written by [`encrypt`]: version 2 ends with the sender's
+/// XEdDSA signature over the header and every segment tag (SPEC.md section 9.1).
+pub const FILE_VERSION: u8 = 2;
+/// Version 1: no sender signature; still decrypted, reported as "sender not verified".
+pub const FILE_VERSION_UNSIGNED: u8 = 1;
+/// Length of the trailing sender signature of a version-2 file (XEdDSA, `xeddsa::SIGNATURE_LEN`).
+pub const FILE_SIGNATURE_LEN: usize = crate::xeddsa::SIGNATURE_LEN;
+/// Domain label of the signed file transcript: the signature covers
+/// `FILE_SIGNATURE_LABEL || SHA-256(FILE_TRANSCRIPT_LABEL || header || MAC || tag_0 || ... || tag_n)`
+/// (labels chosen for this format, SPEC.md section 9.1; no other message signed by an identity
+/// key starts with them).
+pub const FILE_SIGNATURE_LABEL: &[u8] = b"pqxdh file signature v2";
+/// Label that starts the hashed file transcript.
+pub const FILE_TRANSCRIPT_LABEL: &[u8] = b"pqxdh file transcript v2";
 /// Default plaintext bytes per segment: 64 KiB.
 pub const DEFAULT_SEGMENT_SIZE: u32 = 64 * 1024;
 /// Largest segment size accepted (16 MiB): bounds the reader's memory.
@@ -128,6 +141,10 @@ pub enum FileError {
     /// A key was malformed.
     #[error("key: {0}")]
     Key(#[from] KeyError),
+    /// A version-2 file's trailing signature is not the named sender's signature over the
+    /// header and segments: it was forged or rewritten (for example by another recipient).
+    #[error("the file is not signed by the sender it names (forged or rewritten)")]
+    SenderSignature,
 }
 
 /// Options for [`encrypt`].
@@ -181,6 +198,8 @@ fn entry_prefix(recipient: &PublicKey, header: &[u8]) -> Result<Vec<u8>, FileErr
 /// The parsed header of an encrypted file.
 #[derive(Clone, Debug)]
 pub struct FileHeader {
+    /// Format version (1 unsigned, 2 signed).
+    pub version: u8,
     /// Plaintext bytes per segment.
     pub segment_size: u32,
     /// One entry per recipient.
@@ -203,7 +222,7 @@ impl FileHeader {
         }
         encoded.extend_from_slice(&magic);
         let [version] = read_array::<_, 1>(reader, &mut encoded)?;
-        if version != FILE_VERSION {
+        if version != FILE_VERSION && version != FILE_VERSION_UNSIGNED {
             return Err(FileError::UnsupportedVersion(version));
         }
         let segment_size = u32::from_be_bytes(read_array(reader, &mut encoded)?);
@@ -240,6 +259,7 @@ impl FileHeader {
         let mut mac = [0u8; HEADER_MAC_LEN];
         read_exact(reader, &mut mac, "header")?;
         Ok(Self {
+            version,
             segment_size,
             recipients,
             encoded,
@@ -407,14 +427,41 @@ pub struct EncryptSummary {
 }
 
 /// Encrypts `input` to every bundle in `recipients` from `sender`, writing the container to
-/// `output`. Every bundle is verified first; memory use is one segment whatever the input size.
+/// `output`, version 2: the file ends with `sender`'s XEdDSA signature over the header and every
+/// segment tag. Every bundle is verified first; memory use is one segment whatever the input size,
+/// and the output is written in one pass (no staging).
 pub fn encrypt<R, W, G>(
     sender: &IdentityKeyPair,
     recipients: &[PreKeyBundle],
     options: EncryptOptions,
-    mut input: R,
-    mut output: W,
+    input: R,
+    output: W,
     rng: &mut G,
+) -> Result<EncryptSummary, FileError>
+where
+    R: Read,
+    W: Write,
+    G: CryptoRng + ?Sized,
+{
+    encrypt_versioned(
+        sender,
+        recipients,
+        options,
+        input,
+        output,
+        rng,
+        FILE_VERSION,
+    )
+}
+
+fn encrypt_versioned<R, W, G>(
+    sender: &IdentityKeyPair,
+    recipients: &[PreKeyBundle],
+    options: EncryptOptions,
+    input: R,
+    output: W,
+    rng: &mut G,
+    version: u8,
 ) -> Result<EncryptSummary, FileError>
 where
     R: Read,
@@ -443,7 +490,7 @@ where
 
     let mut header = Vec::with_capacity(FIXED_HEADER_LEN + recipients.len() * 1800);
     header.extend_from_slice(FILE_MAGIC);
-    header.push(FILE_VERSION);
+    header.push(version);
     header.extend_from_slice(&options.segment_size.to_be_bytes());
     header.extend_from_slice(&count.to_be_bytes());
     for bundle in recipients {
@@ -467,11 +514,41 @@ where
     }
 
     let keys = payload_keys(&file_key, &header)?;
-    let mac = header_mac(&keys.mac_key, &header)?.finalize().into_bytes();
-    output.write_all(&header)?;
-    output.write_all(&mac)?;
+    write_body(
+        &keys,
+        &header,
+        sender,
+        options.segment_size,
+        input,
+        output,
+        rng,
+        version,
+    )
+}
 
-    let segment_size = usize::try_from(options.segment_size).map_err(|_| FileError::TooLarge)?;
+/// Writes the header, its MAC, the segments of `input` and (version 2) `signer`'s signature.
+#[allow(clippy::too_many_arguments)]
+fn write_body<R, W, G>(
+    keys: &PayloadKeys,
+    header: &[u8],
+    signer: &IdentityKeyPair,
+    segment_size: u32,
+    mut input: R,
+    mut output: W,
+    rng: &mut G,
+    version: u8,
+) -> Result<EncryptSummary, FileError>
+where
+    R: Read,
+    W: Write,
+    G: CryptoRng + ?Sized,
+{
+    let mac = header_mac(&keys.mac_key, header)?.finalize().into_bytes();
+    output.write_all(header)?;
+    output.write_all(&mac)?;
+    let mut transcript = Transcript::new(header, &mac);
+
+    let segment_size = usize::try_from(segment_size).map_err(|_| FileError::TooLarge)?;
     let mut buf = vec![0u8; segment_size + TAG_LEN];
     let mut pending: Option<u8> = None;
     let mut index: u32 = 0;
@@ -491,12 +568,18 @@ where
             .map_err(|_| FileError::Encryption)?;
         output.write_all(data)?;
         output.write_all(&tag)?;
+        transcript.tag(&tag);
         plaintext_len += filled as u64;
         ciphertext_len += (filled + TAG_LEN) as u64;
         if last {
             break;
         }
         index = index.checked_add(1).ok_or(FileError::TooLarge)?;
+    }
+    if version == FILE_VERSION {
+        let signature = signer.sign(&transcript.signed_message(), rng);
+        output.write_all(signature.as_bytes())?;
+        ciphertext_len += FILE_SIGNATURE_LEN as u64;
     }
     output.flush()?;
     Ok(EncryptSummary {
@@ -506,11 +589,169 @@ where
     })
 }
 
+/// The running hash a version-2 signature covers: label, header, MAC, then every segment tag in
+/// order (the tags authenticate each segment's ciphertext, index and last flag).
+struct Transcript(Sha256);
+
+impl Transcript {
+    fn new(header: &[u8], mac: &[u8]) -> Self {
+        let mut h = Sha256::new();
+        h.update(FILE_TRANSCRIPT_LABEL);
+        h.update(header);
+        h.update(mac);
+        Self(h)
+    }
+
+    fn tag(&mut self, tag: &[u8]) {
+        self.0.update(tag);
+    }
+
+    fn signed_message(self) -> Vec<u8> {
+        let mut m = Vec::with_capacity(FILE_SIGNATURE_LABEL.len() + 32);
+        m.extend_from_slice(FILE_SIGNATURE_LABEL);
+        m.extend_from_slice(&self.0.finalize());
+        m
+    }
+}
+
+/// A reader that holds back the last [`FILE_SIGNATURE_LEN`] bytes of its input: the segments are
+/// read through it and the signature is what it holds at the end.
+struct HoldBack<R> {
+    inner: R,
+    held: Vec<u8>,
+    eof: bool,
+    keep: usize,
+}
+
+impl<R: Read> HoldBack<R> {
+    fn new(inner: R, keep: usize) -> Self {
+        Self {
+            inner,
+            held: Vec::with_capacity(HOLD_BACK_READ + keep),
+            eof: false,
+            keep,
+        }
+    }
+
+    /// The held-back trailer, once the input has ended.
+    fn trailer(mut self) -> Result<[u8; FILE_SIGNATURE_LEN], FileError> {
+        let mut one = [0u8; 1];
+        if read_full(&mut self, &mut one)? != 0 {
+            return Err(FileError::MalformedHeader("data after the last segment"));
+        }
+        <[u8; FILE_SIGNATURE_LEN]>::try_from(self.held.as_slice())
+            .map_err(|_| FileError::Truncated("signature"))
+    }
+}
+
+impl<R: Read> Read for HoldBack<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if let Some(avail) = self.held.len().checked_sub(self.keep)
+                && avail > 0
+            {
+                let n = avail.min(out.len());
+                if let (Some(dst), Some(src)) = (out.get_mut(..n), self.held.get(..n)) {
+                    dst.copy_from_slice(src);
+                }
+                self.held.drain(..n);
+                return Ok(n);
+            }
+            if self.eof {
+                return Ok(0);
+            }
+            let mut tmp = [0u8; HOLD_BACK_READ];
+            match self.inner.read(&mut tmp) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self
+                    .held
+                    .extend_from_slice(tmp.get(..n).unwrap_or_default()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Bytes [`HoldBack`] reads from its input at a time.
+const HOLD_BACK_READ: usize = 8192;
+
+/// Test and tooling hook: writes a version-1 (unsigned) file, as releases before version 2 did.
+#[doc(hidden)]
+pub fn encrypt_version1<R, W, G>(
+    sender: &IdentityKeyPair,
+    recipients: &[PreKeyBundle],
+    options: EncryptOptions,
+    input: R,
+    output: W,
+    rng: &mut G,
+) -> Result<EncryptSummary, FileError>
+where
+    R: Read,
+    W: Write,
+    G: CryptoRng + ?Sized,
+{
+    encrypt_versioned(
+        sender,
+        recipients,
+        options,
+        input,
+        output,
+        rng,
+        FILE_VERSION_UNSIGNED,
+    )
+}
+
+/// Test hook reproducing the recipient forgery of version 1: a recipient (`store`) takes a file
+/// encrypted to it, keeps the header's entries (with the file key it learnt), sets the version to
+/// `version`, recomputes the MAC over `new_plaintext` and, for version 2, signs with its own
+/// identity key. Another recipient must not attribute the result to the original sender.
+#[doc(hidden)]
+pub fn recipient_reseal<R, P, W, G>(
+    store: &PreKeyStore,
+    mut original: R,
+    new_plaintext: P,
+    output: W,
+    version: u8,
+    rng: &mut G,
+) -> Result<EncryptSummary, FileError>
+where
+    R: Read,
+    P: Read,
+    W: Write,
+    G: CryptoRng + ?Sized,
+{
+    let header = FileHeader::read_from(&mut original)?;
+    let (file_key, _) = unwrap_file_key(store, &header)?;
+    let mut encoded = header.encoded.clone();
+    if let Some(v) = encoded.get_mut(FILE_MAGIC.len()) {
+        *v = version;
+    }
+    let keys = payload_keys(&file_key, &encoded)?;
+    write_body(
+        &keys,
+        &encoded,
+        store.identity(),
+        header.segment_size,
+        new_plaintext,
+        output,
+        rng,
+        version,
+    )
+}
+
 /// What [`decrypt`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DecryptSummary {
-    /// The sender's identity key (authenticated by PQXDH's DH1 to this recipient).
+    /// The sender's identity key named in this recipient's entry.
     pub sender: PublicKey,
+    /// True when the file (version 2) carries `sender`'s valid signature over the header and
+    /// every segment. False for a version-1 file: then any other recipient of the file could have
+    /// written it, so `sender` is not verified and must be reported as such.
+    pub sender_verified: bool,
     /// Plaintext bytes written.
     pub plaintext_len: u64,
     /// Number of segments.
@@ -520,8 +761,9 @@ pub struct DecryptSummary {
 }
 
 /// Decrypts a container from `input` as the owner of `store`, writing plaintext to `output`
-/// segment by segment. Each segment is authenticated before it is written, but truncation is only
-/// detected at the end: the caller must discard `output` if this returns an error.
+/// segment by segment. Each segment is authenticated before it is written, but truncation and the
+/// sender's signature (version 2) are only checked at the end: output is trustworthy only when
+/// this returns `Ok`, and the caller must discard `output` if it returns an error.
 pub fn decrypt<R, W>(
     store: &PreKeyStore,
     mut input: R,
@@ -532,11 +774,15 @@ where
     W: Write,
 {
     let header = FileHeader::read_from(&mut input)?;
+    let signed = header.version == FILE_VERSION;
+    // Version 1 has no trailer: nothing is held back.
+    let mut input = HoldBack::new(input, if signed { FILE_SIGNATURE_LEN } else { 0 });
     let (file_key, sender) = unwrap_file_key(store, &header)?;
     let keys = payload_keys(&file_key, &header.encoded)?;
     header_mac(&keys.mac_key, &header.encoded)?
         .verify_slice(&header.mac)
         .map_err(|_| FileError::HeaderAuthentication)?;
+    let mut transcript = Transcript::new(&header.encoded, &header.mac);
 
     let segment_size = usize::try_from(header.segment_size).map_err(|_| FileError::TooLarge)?;
     let chunk_len = segment_size + TAG_LEN;
@@ -557,6 +803,7 @@ where
             .get_mut(..filled)
             .ok_or(FileError::Encryption)?
             .split_at_mut(filled - TAG_LEN);
+        transcript.tag(tag);
         let tag = Tag::try_from(&*tag).map_err(|_| FileError::Encryption)?;
         keys.cipher
             .decrypt_inout_detached(
@@ -573,9 +820,15 @@ where
         }
         index = index.checked_add(1).ok_or(FileError::TooLarge)?;
     }
+    if signed {
+        let signature = Signature::from_bytes(input.trailer()?);
+        identity::verify(&sender, &transcript.signed_message(), &signature)
+            .map_err(|_| FileError::SenderSignature)?;
+    }
     output.flush()?;
     Ok(DecryptSummary {
         sender,
+        sender_verified: signed,
         plaintext_len,
         segments: u64::from(index) + 1,
         recipients: header.recipients.len(),

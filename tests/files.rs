@@ -114,7 +114,7 @@ fn round_trips_at_segment_edges() {
         assert_eq!(header.segment_size, DEFAULT_SEGMENT_SIZE);
         assert_eq!(
             sealed.len(),
-            header.len_on_disk() + len + segments * TAG_LEN,
+            header.len_on_disk() + len + segments * TAG_LEN + files::FILE_SIGNATURE_LEN,
             "len {len}"
         );
         let mut out = Vec::new();
@@ -244,7 +244,10 @@ const CHUNK: usize = SEG as usize + TAG_LEN;
 #[test]
 fn untampered_fixture_decrypts() {
     let (w, plain, sealed, header_len) = tamper_fixture();
-    assert_eq!(sealed.len(), header_len + 3 * CHUNK + 500 + TAG_LEN);
+    assert_eq!(
+        sealed.len(),
+        header_len + 3 * CHUNK + 500 + TAG_LEN + files::FILE_SIGNATURE_LEN
+    );
     assert_eq!(decrypt(&w.recipients[0], &sealed).unwrap(), plain);
 }
 
@@ -615,6 +618,9 @@ fn cli_round_trips_binary_armor_and_stdio() {
     );
     assert_ok(&dec);
     assert_eq!(dec.stdout, plain);
+    // Encryption streamed to stdout is a complete version-2 file whose sender verifies.
+    assert_eq!(enc.stdout[8], files::FILE_VERSION);
+    assert!(String::from_utf8_lossy(&dec.stderr).contains("sender verified"));
 
     // Empty file.
     std::fs::write(d.join("empty"), b"").unwrap();
@@ -669,7 +675,8 @@ fn cli_failures_leave_no_output() {
 
     // A flipped byte in the last segment: the earlier segments were decrypted, but nothing is left.
     let mut bad = sealed.clone();
-    *bad.last_mut().unwrap() ^= 1;
+    let at = bad.len() - files::FILE_SIGNATURE_LEN - 1;
+    bad[at] ^= 1;
     std::fs::write(d.join("bad.pqx"), &bad).unwrap();
     let out = pqxdh(
         d,
@@ -832,4 +839,88 @@ fn cli_demo_runs() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("byte-for-byte identical"), "{text}");
     assert!(text.contains("demo complete"), "{text}");
+}
+
+/// Section 5: Bob, a recipient, re-MACs Alice's file for Carol with other content; Carol must not
+/// accept it as from Alice (signed by Bob: refused; downgraded to version 1: unverified).
+#[test]
+fn recipient_rewritten_file_is_refused_for_another_recipient() {
+    let mut w = world(51, 2);
+    let sealed = w.encrypt(b"from alice", 1024);
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let mut forged = Vec::new();
+    files::recipient_reseal(
+        &w.recipients[0],
+        &sealed[..],
+        &b"forged by bob"[..],
+        &mut forged,
+        files::FILE_VERSION,
+        &mut rng,
+    )
+    .unwrap();
+    assert!(matches!(
+        decrypt(&w.recipients[1], &forged),
+        Err(FileError::SenderSignature)
+    ));
+    let mut downgraded = Vec::new();
+    files::recipient_reseal(
+        &w.recipients[0],
+        &sealed[..],
+        &b"forged by bob"[..],
+        &mut downgraded,
+        files::FILE_VERSION_UNSIGNED,
+        &mut rng,
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let s = files::decrypt(&w.recipients[1], &downgraded[..], &mut out).unwrap();
+    assert!(!s.sender_verified);
+    let mut out = Vec::new();
+    let s = files::decrypt(&w.recipients[1], &sealed[..], &mut out).unwrap();
+    assert!(s.sender_verified);
+    assert_eq!(s.sender, *w.sender.public_key());
+}
+
+#[test]
+fn version1_file_decrypts_unverified() {
+    let mut w = world(52, 1);
+    let bundles = w.bundles();
+    let mut sealed = Vec::new();
+    files::encrypt_version1(
+        &w.sender,
+        &bundles,
+        EncryptOptions::default(),
+        &b"old"[..],
+        &mut sealed,
+        &mut w.rng,
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let s = files::decrypt(&w.recipients[0], &sealed[..], &mut out).unwrap();
+    assert_eq!(out, b"old");
+    assert!(!s.sender_verified);
+}
+
+#[test]
+fn flipped_or_truncated_signature_is_refused() {
+    let mut w = world(53, 1);
+    let sealed = w.encrypt(&data(3000), 1024);
+    let sig_start = sealed.len() - files::FILE_SIGNATURE_LEN;
+    for i in sig_start..sealed.len() {
+        let mut bad = sealed.clone();
+        bad[i] ^= 0x01;
+        assert!(
+            matches!(
+                decrypt(&w.recipients[0], &bad),
+                Err(FileError::SenderSignature)
+            ),
+            "byte {i}"
+        );
+    }
+    for cut in [sig_start - 1, sig_start, sig_start + 1, sealed.len() - 1] {
+        assert!(
+            decrypt(&w.recipients[0], &sealed[..cut]).is_err(),
+            "cut {cut}"
+        );
+    }
 }

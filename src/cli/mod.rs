@@ -501,10 +501,30 @@ fn publish(temp: tempfile::NamedTempFile, out: &Path) -> Result<(), CliError> {
         stdout.flush().map_err(io_err(out))?;
         Ok(())
     } else {
+        temp.as_file().sync_all().map_err(io_err(temp.path()))?;
         temp.persist(out).map_err(|e| CliError::Io {
             path: out.display().to_string(),
             source: e.error,
         })?;
+        sync_parent(out)
+    }
+}
+
+/// Makes a rename into `out`'s directory durable (fsync of the directory, where supported).
+fn sync_parent(out: &Path) -> Result<(), CliError> {
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    #[cfg(unix)]
+    {
+        std::fs::File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(&dir))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
         Ok(())
     }
 }
@@ -527,9 +547,17 @@ pub fn run_encrypt(args: &EncryptArgs) -> Result<(), CliError> {
         Some(b) => Box::new(b.wrap_read(input)),
         None => input,
     };
-    let temp = temp_beside(&args.output)?;
-    let file = temp.reopen().map_err(io_err(temp.path()))?;
-    let writer = BufWriter::with_capacity(IO_BUFFER, file);
+    // To standard output the ciphertext is streamed as it is made (nothing secret is staged);
+    // to a file it goes to a temporary file beside OUT, renamed into place when complete.
+    let (temp, sink): (Option<tempfile::NamedTempFile>, Box<dyn Write>) = if is_stdio(&args.output)
+    {
+        (None, Box::new(io::stdout().lock()))
+    } else {
+        let temp = temp_beside(&args.output)?;
+        let file = temp.reopen().map_err(io_err(temp.path()))?;
+        (Some(temp), Box::new(file))
+    };
+    let writer = BufWriter::with_capacity(IO_BUFFER, sink);
     let in_name = args.input.display().to_string();
     let file_err = |source| CliError::File {
         path: in_name.clone(),
@@ -570,7 +598,9 @@ pub fn run_encrypt(args: &EncryptArgs) -> Result<(), CliError> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    publish(temp, &args.output)?;
+    if let Some(temp) = temp {
+        publish(temp, &args.output)?;
+    }
     eprintln!(
         "encrypted {} bytes to {} recipient(s) in {} segment(s): {}",
         summary.plaintext_len,
@@ -602,24 +632,57 @@ pub fn run_decrypt(args: &DecryptArgs) -> Result<(), CliError> {
         Box::new(input)
     };
 
-    // On any error below, `temp` is dropped and the partial plaintext deleted.
-    let temp = temp_beside(&args.output)?;
-    let file = temp.reopen().map_err(io_err(temp.path()))?;
-    let mut writer = BufWriter::with_capacity(IO_BUFFER, file);
-    let summary = files::decrypt(&store, input, &mut writer).map_err(|source| CliError::File {
-        path: args.input.display().to_string(),
-        source,
-    })?;
-    writer.flush().map_err(io_err(temp.path()))?;
-    drop(writer);
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    publish(temp, &args.output)?;
+    // Plaintext reaches OUT (or standard output) only after every segment and the sender's
+    // signature verified. To standard output it is staged in an unnamed temporary file, which
+    // the system deletes even if the process is killed; otherwise in a named one beside OUT,
+    // deleted when dropped on any error below.
+    let decrypt_into = |file: std::fs::File, at: &Path| -> Result<_, CliError> {
+        let mut writer = BufWriter::with_capacity(IO_BUFFER, file);
+        let summary =
+            files::decrypt(&store, input, &mut writer).map_err(|source| CliError::File {
+                path: args.input.display().to_string(),
+                source,
+            })?;
+        writer.flush().map_err(io_err(at))?;
+        let file = writer.into_inner().map_err(|e| CliError::Io {
+            path: at.display().to_string(),
+            source: e.into_error(),
+        })?;
+        Ok((summary, file))
+    };
+    let summary = if is_stdio(&args.output) {
+        let dir = std::env::temp_dir();
+        let file = tempfile::tempfile_in(&dir).map_err(io_err(&dir))?;
+        let (summary, mut file) = decrypt_into(file, &dir)?;
+        if let Some(b) = &bar {
+            b.finish_and_clear();
+        }
+        file.rewind().map_err(io_err(&dir))?;
+        let mut stdout = io::stdout().lock();
+        io::copy(&mut file, &mut stdout).map_err(io_err(&args.output))?;
+        stdout.flush().map_err(io_err(&args.output))?;
+        summary
+    } else {
+        let temp = temp_beside(&args.output)?;
+        let file = temp.reopen().map_err(io_err(temp.path()))?;
+        let (summary, file) = decrypt_into(file, temp.path())?;
+        file.sync_all().map_err(io_err(temp.path()))?;
+        drop(file);
+        if let Some(b) = &bar {
+            b.finish_and_clear();
+        }
+        publish(temp, &args.output)?;
+        summary
+    };
     eprintln!(
-        "decrypted {} bytes from {} (one of {} recipient(s)): {}",
+        "decrypted {} bytes from {} ({}; one of {} recipient(s)): {}",
         summary.plaintext_len,
         identity::fingerprint(&summary.sender),
+        if summary.sender_verified {
+            "sender verified: signed by this identity"
+        } else {
+            "sender not verified: version-1 file, any recipient could have written it"
+        },
         summary.recipients,
         args.output.display()
     );
