@@ -1,5 +1,11 @@
 //! Session lifecycle: saving, restoring an older state and encrypting again never reuses an
 //! AES-GCM key and nonce (issue 11, section 1), and what the peer does with such messages.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use pqxdh::ratchet::message::{NORMAL_HEADER_LEN, SALT_LEN, WireMessage};
 use pqxdh::ratchet::message_key::TAG_LEN;
