@@ -36,8 +36,8 @@ use sha2::Sha256;
 mod common;
 
 /// Length of the associated data a normal message authenticates: the PQXDH AD
-/// (`EncodeEC(IK_A) || EncodeEC(IK_B)`, 66 B) and the 43-byte message header.
-const NORMAL_AD_LEN: usize = 66 + 43;
+/// (`EncodeEC(IK_A) || EncodeEC(IK_B)`, 66 B) and the 59-byte message header.
+const NORMAL_AD_LEN: usize = 66 + 59;
 
 /// Plaintext sizes on an existing chain: criterion id suffix and length.
 const SIZES: [(&str, usize); 3] = [("64", 64), ("1k", 1024), ("64k", 64 * 1024)];

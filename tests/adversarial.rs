@@ -278,7 +278,7 @@ fn every_wrong_version_and_type_byte() {
             out[at] = value;
             out
         };
-        if value != 1 {
+        if value != pqxdh::ratchet::message::WIRE_VERSION {
             let version = DecryptError::UnknownVersion(value);
             refused(&mut c.bob, &with(&normal, 0), &version);
             accept_refuses(

@@ -255,7 +255,7 @@ pub enum Format {
     LibsignalX3dh,
     /// PQXDH vectors (`"format": "pqxdh-kat-v1"`).
     Pqxdh,
-    /// Double Ratchet transcripts (`"format": "pqxdh-ratchet-transcripts-v1"`).
+    /// Double Ratchet transcripts (`"format": "pqxdh-ratchet-transcripts-v2"`).
     RatchetTranscripts,
 }
 

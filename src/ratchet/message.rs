@@ -1,17 +1,24 @@
 //! The ratchet wire format (SPEC.md section 8): normal messages and pre-key messages.
 //!
 //! ```text
-//! normal  = version(0x01) || type(0x01) || EncodeEC(ratchet key) (33) || u32be PN || u32be N
-//!           || AES-256-GCM ciphertext || tag (16)
-//! pre-key = version(0x01) || type(0x02) || u32be L || pre-key header (L bytes) || normal
+//! normal  = version(0x02) || type(0x01) || EncodeEC(ratchet key) (33) || u32be PN || u32be N
+//!           || salt (16) || AES-256-GCM ciphertext || tag (16)
+//! pre-key = version(0x02) || type(0x02) || u32be L || pre-key header (L bytes) || normal
 //! ```
 
 use crate::keys::{ENCODED_EC_LEN, PublicKey};
 use crate::ratchet::message_key::TAG_LEN;
 use crate::ratchet::session::DecryptError;
 
-/// Version byte of every ratchet message.
-pub const WIRE_VERSION: u8 = 0x01;
+/// Version byte of every ratchet message. Version 0x02 added the per-message salt (SPEC.md
+/// section 8.4); version 0x01 messages are refused with [`DecryptError::UnknownVersion`].
+pub const WIRE_VERSION: u8 = 0x02;
+
+/// Length of the random per-message salt that the AES-256-GCM key and nonce are derived with
+/// (SPEC.md section 8.1). 16 bytes: a restored session that re-sends on a counter draws a fresh
+/// salt, and two salts of one message key collide with probability 2^-128 (2^-64 after 2^32
+/// restores of the same state, the birthday bound).
+pub const SALT_LEN: usize = 16;
 
 /// Type byte of a normal ratchet message.
 pub const TYPE_NORMAL: u8 = 0x01;
@@ -19,8 +26,8 @@ pub const TYPE_NORMAL: u8 = 0x01;
 /// Type byte of a pre-key message (handshake header plus an embedded normal message).
 pub const TYPE_PREKEY: u8 = 0x02;
 
-/// Length of a normal message's header: version, type, ratchet key, PN, N.
-pub const NORMAL_HEADER_LEN: usize = 2 + ENCODED_EC_LEN + 4 + 4;
+/// Length of a normal message's header: version, type, ratchet key, PN, N, salt.
+pub const NORMAL_HEADER_LEN: usize = 2 + ENCODED_EC_LEN + 4 + 4 + SALT_LEN;
 
 /// Length of a pre-key message's prefix before its header blob: version, type, u32 length.
 pub const PREKEY_PREFIX_LEN: usize = 2 + 4;
@@ -42,6 +49,8 @@ pub struct NormalMessage {
     pub previous_counter: u32,
     /// N: this message's number in the sender's current sending chain.
     pub counter: u32,
+    /// The random salt the message's AES-256-GCM key and nonce were derived with.
+    pub salt: [u8; SALT_LEN],
     /// The AES-256-GCM ciphertext followed by its 16-byte tag.
     pub ciphertext: Vec<u8>,
 }
@@ -64,11 +73,12 @@ pub enum WireMessage {
     PreKey(PreKeyMessage),
 }
 
-/// A normal message's header: version, type, EncodeEC(ratchet key), PN, N.
+/// A normal message's header: version, type, EncodeEC(ratchet key), PN, N, salt.
 pub(crate) fn normal_header(
     ratchet_key: &PublicKey,
     previous_counter: u32,
     counter: u32,
+    salt: &[u8; SALT_LEN],
 ) -> [u8; NORMAL_HEADER_LEN] {
     let mut out = [0u8; NORMAL_HEADER_LEN];
     let mut w = Writer::new(&mut out);
@@ -76,13 +86,19 @@ pub(crate) fn normal_header(
     w.put(&ratchet_key.encode());
     w.put(&previous_counter.to_be_bytes());
     w.put(&counter.to_be_bytes());
+    w.put(salt);
     out
 }
 
 impl NormalMessage {
     /// The header bytes (everything before the ciphertext).
     pub fn header_bytes(&self) -> [u8; NORMAL_HEADER_LEN] {
-        normal_header(&self.ratchet_key, self.previous_counter, self.counter)
+        normal_header(
+            &self.ratchet_key,
+            self.previous_counter,
+            self.counter,
+            &self.salt,
+        )
     }
 
     /// The serialized message.
@@ -111,6 +127,8 @@ pub(crate) struct MessageView<'a> {
     pub(crate) previous_counter: u32,
     /// N.
     pub(crate) counter: u32,
+    /// The per-message salt.
+    pub(crate) salt: [u8; SALT_LEN],
     /// Every byte before the ciphertext (what the AEAD authenticates after the session's AD).
     pub(crate) authenticated: &'a [u8],
     /// The ciphertext followed by its tag.
@@ -149,6 +167,7 @@ impl<'a> MessageView<'a> {
             ratchet_key: self.ratchet_key,
             previous_counter: self.previous_counter,
             counter: self.counter,
+            salt: self.salt,
             ciphertext: self.ciphertext.to_vec(),
         }
     }
@@ -171,6 +190,10 @@ impl<'a> MessageView<'a> {
             .map_err(|_| DecryptError::Malformed("ratchet key is not a Curve25519 EncodeEC key"))?;
         let previous_counter = r.u32()?;
         let counter = r.u32()?;
+        let salt: [u8; SALT_LEN] = r
+            .take(SALT_LEN)?
+            .try_into()
+            .map_err(|_| DecryptError::Malformed("truncated message"))?;
         if r.0.len() < TAG_LEN {
             return Err(DecryptError::Malformed("ciphertext shorter than the tag"));
         }
@@ -182,6 +205,7 @@ impl<'a> MessageView<'a> {
             ratchet_key,
             previous_counter,
             counter,
+            salt,
             authenticated,
             ciphertext: r.0,
         })
@@ -314,6 +338,7 @@ mod tests {
             ratchet_key: PublicKey::from_bytes([7; 32]),
             previous_counter: 0x0102_0304,
             counter: 5,
+            salt: [0x3c; SALT_LEN],
             ciphertext: vec![0xaa; 20],
         }
     }
@@ -323,10 +348,11 @@ mod tests {
         let m = sample();
         let bytes = m.to_bytes();
         assert_eq!(bytes.len(), NORMAL_HEADER_LEN + 20);
-        assert_eq!(&bytes[..3], &[0x01, 0x01, 0x05]);
+        assert_eq!(&bytes[..3], &[0x02, 0x01, 0x05]);
         assert_eq!(&bytes[3..35], &[7; 32]);
         assert_eq!(&bytes[35..43], &[1, 2, 3, 4, 0, 0, 0, 5]);
-        assert_eq!(&bytes[43..], &[0xaa; 20]);
+        assert_eq!(&bytes[43..59], &[0x3c; 16]);
+        assert_eq!(&bytes[59..], &[0xaa; 20]);
         assert_eq!(WireMessage::parse(&bytes), Ok(WireMessage::Normal(m)));
     }
 
@@ -337,7 +363,7 @@ mod tests {
             message: sample(),
         };
         let bytes = m.to_bytes();
-        assert_eq!(&bytes[..9], &[0x01, 0x02, 0, 0, 0, 3, b'h', b'd', b'r']);
+        assert_eq!(&bytes[..9], &[0x02, 0x02, 0, 0, 0, 3, b'h', b'd', b'r']);
         assert_eq!(&bytes[9..], &sample().to_bytes()[..]);
         let parsed = WireMessage::parse(&bytes).unwrap();
         assert_eq!(parsed.prekey_header(), Some(&b"hdr"[..]));
@@ -362,9 +388,9 @@ mod tests {
             Err(DecryptError::Malformed("truncated message"))
         );
         let mut v = bytes.clone();
-        v[0] = 0x02;
-        assert_eq!(WireMessage::parse(&v), Err(DecryptError::UnknownVersion(2)));
         v[0] = 0x01;
+        assert_eq!(WireMessage::parse(&v), Err(DecryptError::UnknownVersion(1)));
+        v[0] = 0x02;
         v[1] = 0x09;
         assert_eq!(WireMessage::parse(&v), Err(DecryptError::UnknownType(9)));
         v[1] = 0x01;
@@ -380,11 +406,11 @@ mod tests {
         assert!(WireMessage::parse(&bytes[..MIN_NORMAL_LEN]).is_ok());
         // A pre-key length field pointing past the end, or above the cap.
         assert!(matches!(
-            WireMessage::parse(&[1, 2, 0, 0, 0, 9, 1, 2]),
+            WireMessage::parse(&[2, 2, 0, 0, 0, 9, 1, 2]),
             Err(DecryptError::Malformed(_))
         ));
         assert_eq!(
-            WireMessage::parse(&[1, 2, 0xff, 0xff, 0xff, 0xff]),
+            WireMessage::parse(&[2, 2, 0xff, 0xff, 0xff, 0xff]),
             Err(DecryptError::Malformed("pre-key header too long"))
         );
         // A pre-key message may not embed another pre-key message.
@@ -393,7 +419,7 @@ mod tests {
             message: sample(),
         }
         .to_bytes();
-        let mut nested = vec![1, 2, 0, 0, 0, 0];
+        let mut nested = vec![2, 2, 0, 0, 0, 0];
         nested.extend_from_slice(&inner);
         assert_eq!(
             WireMessage::parse(&nested),

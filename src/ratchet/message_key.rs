@@ -3,7 +3,6 @@
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use hkdf::Hkdf;
-use hmac::Hmac;
 use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -21,9 +20,13 @@ pub const NONCE_LEN: usize = 12;
 /// Length of the AES-GCM authentication tag, appended to the ciphertext.
 pub const TAG_LEN: usize = 16;
 
-/// HKDF info that expands a message-key seed into the AES key and nonce. Our own label: the
-/// ciphers differ from libsignal's (AES-CBC + HMAC), so its `WhisperMessageKeys` is not reused.
-pub const MESSAGE_KEYS_INFO: &[u8] = b"pqxdh message keys v1";
+/// HKDF info that expands a message-key seed and a message's salt into the AES key and nonce.
+/// Our own label: the ciphers differ from libsignal's (AES-CBC + HMAC), so its
+/// `WhisperMessageKeys` is not reused. v2: the derivation takes the per-message salt (wire
+/// version 0x02), so a restored session never repeats a (key, nonce) pair.
+pub const MESSAGE_KEYS_INFO: &[u8] = b"pqxdh message keys v2";
+
+pub use crate::ratchet::message::SALT_LEN;
 
 secret_bytes!(
     /// A message-key seed `HMAC-SHA256(CK, 0x01)`. Zeroized on drop; redacted in `Debug`.
@@ -36,34 +39,20 @@ secret_bytes!(
 pub struct InvalidTag;
 
 impl MessageKeySeed {
-    /// HKDF-SHA256(salt = none, IKM = seed, info = [`MESSAGE_KEYS_INFO`]) -> 44 bytes:
-    /// the AES-256 key (bytes 0..32) and the nonce (bytes 32..44).
-    ///
-    /// HKDF-Extract with no salt is HMAC keyed with 32 zero bytes; that key's schedule is the
-    /// same for every message, so it is computed once per process and cloned.
-    fn expand(&self) -> Zeroizing<[u8; AES_KEY_LEN + NONCE_LEN]> {
-        use hmac::Mac;
-        static EXTRACT: std::sync::OnceLock<Hmac<Sha256>> = std::sync::OnceLock::new();
-        let mut extract = EXTRACT
-            .get_or_init(|| {
-                <Hmac<Sha256> as KeyInit>::new_from_slice(&[0; 32])
-                    .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new(&Default::default()))
-            })
-            .clone();
-        extract.update(self.as_bytes());
-        let prk = Zeroizing::new(<[u8; 32]>::from(extract.finalize().into_bytes()));
+    /// HKDF-SHA256(salt = the message's random salt, IKM = seed, info = [`MESSAGE_KEYS_INFO`])
+    /// -> 44 bytes: the AES-256 key (bytes 0..32) and the nonce (bytes 32..44). The salt is fresh
+    /// for every encryption, so encrypting again with a restored seed gives another key and nonce.
+    fn expand(&self, salt: &[u8; SALT_LEN]) -> Zeroizing<[u8; AES_KEY_LEN + NONCE_LEN]> {
+        let hkdf = Hkdf::<Sha256>::new(Some(salt), self.as_bytes());
         let mut okm = Zeroizing::new([0u8; AES_KEY_LEN + NONCE_LEN]);
-        // A 32-byte PRK is long enough and 44 bytes is far below HKDF-SHA256's 8160-byte limit,
-        // so neither step can fail.
-        if let Ok(hkdf) = Hkdf::<Sha256>::from_prk(&*prk) {
-            let _ = hkdf.expand(MESSAGE_KEYS_INFO, &mut *okm);
-        }
+        // 44 bytes is far below HKDF-SHA256's 8160-byte limit, so this cannot fail.
+        let _ = hkdf.expand(MESSAGE_KEYS_INFO, &mut *okm);
         okm
     }
 
     /// The cipher and nonce for this seed.
-    fn cipher(&self) -> (Aes256Gcm, Nonce<aes_gcm::aead::consts::U12>) {
-        let okm = self.expand();
+    fn cipher(&self, salt: &[u8; SALT_LEN]) -> (Aes256Gcm, Nonce<aes_gcm::aead::consts::U12>) {
+        let okm = self.expand(salt);
         let (key, nonce) = okm.split_at(AES_KEY_LEN);
         let mut nonce_bytes = [0u8; NONCE_LEN];
         nonce_bytes.copy_from_slice(nonce);
@@ -77,17 +66,28 @@ impl MessageKeySeed {
 
     /// AES-256-GCM encryption with this seed's key and nonce: `ciphertext || tag`. Consumes the
     /// seed so that the key is used once and then wiped.
-    pub fn encrypt(self, associated_data: &[u8], plaintext: &[u8]) -> Vec<u8> {
+    pub fn encrypt(
+        self,
+        salt: &[u8; SALT_LEN],
+        associated_data: &[u8],
+        plaintext: &[u8],
+    ) -> Vec<u8> {
         let mut out = Vec::with_capacity(plaintext.len() + TAG_LEN);
         out.extend_from_slice(plaintext);
-        self.seal_in_place(associated_data, &mut out, 0);
+        self.seal_in_place(salt, associated_data, &mut out, 0);
         out
     }
 
     /// Encrypts `buf[from..]` in place and appends the tag: the one-allocation form of
     /// [`MessageKeySeed::encrypt`] for a buffer that already holds the header before `from`.
-    pub(crate) fn seal_in_place(self, associated_data: &[u8], buf: &mut Vec<u8>, from: usize) {
-        let (cipher, nonce) = self.cipher();
+    pub(crate) fn seal_in_place(
+        self,
+        salt: &[u8; SALT_LEN],
+        associated_data: &[u8],
+        buf: &mut Vec<u8>,
+        from: usize,
+    ) {
+        let (cipher, nonce) = self.cipher(salt);
         let result = match buf.get_mut(from..) {
             Some(body) => cipher
                 .encrypt_inout_detached(&nonce, associated_data, body.into())
@@ -110,6 +110,7 @@ impl MessageKeySeed {
     /// verifies. The seed is borrowed so that the caller can decide whether to discard it.
     pub fn decrypt(
         &self,
+        salt: &[u8; SALT_LEN],
         associated_data: &[u8],
         ciphertext_and_tag: &[u8],
     ) -> Result<Vec<u8>, InvalidTag> {
@@ -120,7 +121,7 @@ impl MessageKeySeed {
         let (body, tag) = ciphertext_and_tag.split_at(body_len);
         let tag =
             aes_gcm::Tag::<aes_gcm::aead::consts::U16>::try_from(tag).map_err(|_| InvalidTag)?;
-        let (cipher, nonce) = self.cipher();
+        let (cipher, nonce) = self.cipher(salt);
         let mut out = body.to_vec();
         match cipher.decrypt_inout_detached(
             &nonce,
@@ -146,13 +147,14 @@ mod tests {
     fn keys_come_from_hkdf_and_aes_gcm_round_trips() {
         let seed_bytes = [0x5a; 32];
         let seed = MessageKeySeed::from_bytes(seed_bytes);
-        let ct = seed.clone().encrypt(b"ad", b"hello");
+        let salt = [0x11; SALT_LEN];
+        let ct = seed.clone().encrypt(&salt, b"ad", b"hello");
         assert_eq!(ct.len(), 5 + TAG_LEN);
 
         // Independent computation with hkdf and aes-gcm's allocating API.
         let mut okm = [0u8; 44];
-        Hkdf::<Sha256>::new(None, &seed_bytes)
-            .expand(b"pqxdh message keys v1", &mut okm)
+        Hkdf::<Sha256>::new(Some(&salt), &seed_bytes)
+            .expand(b"pqxdh message keys v2", &mut okm)
             .unwrap();
         let cipher = Aes256Gcm::new_from_slice(&okm[..32]).unwrap();
         let nonce = Nonce::<aes_gcm::aead::consts::U12>::try_from(&okm[32..]).unwrap();
@@ -167,13 +169,19 @@ mod tests {
             .unwrap();
         assert_eq!(ct, expected);
 
-        assert_eq!(seed.decrypt(b"ad", &ct).unwrap(), b"hello");
-        assert_eq!(seed.decrypt(b"ae", &ct), Err(InvalidTag));
-        assert_eq!(seed.decrypt(b"ad", &ct[..TAG_LEN - 1]), Err(InvalidTag));
+        assert_eq!(seed.decrypt(&salt, b"ad", &ct).unwrap(), b"hello");
+        assert_eq!(seed.decrypt(&salt, b"ae", &ct), Err(InvalidTag));
+        assert_eq!(
+            seed.decrypt(&salt, b"ad", &ct[..TAG_LEN - 1]),
+            Err(InvalidTag)
+        );
         let mut bad = ct.clone();
         bad[0] ^= 1;
-        assert_eq!(seed.decrypt(b"ad", &bad), Err(InvalidTag));
+        assert_eq!(seed.decrypt(&salt, b"ad", &bad), Err(InvalidTag));
+        // Another salt gives another key and nonce.
+        assert_eq!(seed.decrypt(&[0x12; SALT_LEN], b"ad", &ct), Err(InvalidTag));
+        assert_ne!(seed.clone().encrypt(&[0x12; SALT_LEN], b"ad", b"hello"), ct);
         let other = MessageKeySeed::from_bytes([0x5b; 32]);
-        assert_eq!(other.decrypt(b"ad", &ct), Err(InvalidTag));
+        assert_eq!(other.decrypt(&salt, b"ad", &ct), Err(InvalidTag));
     }
 }

@@ -23,6 +23,7 @@ use rand_core::CryptoRng;
 
 use crate::chain_key::ChainKey;
 use crate::keys::{KeyPair, PublicKey};
+use crate::ratchet::message::SALT_LEN;
 use crate::ratchet::message::{MAX_PREKEY_HEADER_LEN, MessageView, NORMAL_HEADER_LEN};
 use crate::ratchet::message::{PREKEY_PREFIX_LEN, TYPE_PREKEY, WIRE_VERSION, normal_header};
 use crate::ratchet::message_key::{MessageKeySeed, TAG_LEN};
@@ -263,14 +264,14 @@ impl Session {
         plaintext: &[u8],
         rng: &mut R,
     ) -> Result<Vec<u8>, EncryptError> {
-        self.encrypt_with(plaintext, &mut || KeyPair::generate(rng))
+        self.encrypt_with(plaintext, &mut FromRng(rng))
     }
 
-    /// [`Session::encrypt`] with a source of new ratchet key pairs (for transcripts).
+    /// [`Session::encrypt`] with a source of new ratchet key pairs and salts (for transcripts).
     pub(crate) fn encrypt_with(
         &mut self,
         plaintext: &[u8],
-        new_ratchet: &mut dyn FnMut() -> KeyPair,
+        random: &mut dyn Randomness,
     ) -> Result<Vec<u8>, EncryptError> {
         if self.sending.is_none() {
             let their_key = self
@@ -278,7 +279,7 @@ impl Session {
                 .as_ref()
                 .ok_or(EncryptError::InvalidState)?
                 .their_key;
-            let ratchet = new_ratchet();
+            let ratchet = random.ratchet_key();
             let dh = ratchet
                 .diffie_hellman(&their_key)
                 .map_err(|_| EncryptError::NonContributory)?;
@@ -292,6 +293,10 @@ impl Session {
             .counter
             .checked_add(1)
             .ok_or(EncryptError::ChainExhausted)?;
+
+        // A fresh salt for every message: a restored (older) state re-sending on a counter it
+        // already used derives another key and nonce (SPEC.md section 8.1).
+        let salt = random.salt();
 
         // One buffer: [pre-key prefix] || header || plaintext, encrypted in place, then the tag.
         let prefix_len = self
@@ -311,12 +316,13 @@ impl Session {
             self.ratchet.public_key(),
             self.previous_counter,
             chain.counter,
+            &salt,
         ));
         let ad = AssociatedData::new(&self.associated_data, &wire);
         wire.extend_from_slice(plaintext);
 
         let (seed, next) = chain.key.kdf_ck();
-        seed.seal_in_place(ad.as_slice(), &mut wire, header_end);
+        seed.seal_in_place(&salt, ad.as_slice(), &mut wire, header_end);
         chain.key = next;
         chain.counter = next_counter;
         Ok(wire)
@@ -346,7 +352,7 @@ impl Session {
             let plaintext = match self.skipped.get(index) {
                 Some(entry) => entry
                     .seed
-                    .decrypt(ad, msg.ciphertext)
+                    .decrypt(&msg.salt, ad, msg.ciphertext)
                     .map_err(|_| DecryptError::InvalidTag)?,
                 None => return Err(DecryptError::Duplicate),
             };
@@ -362,7 +368,7 @@ impl Session {
             }
             let (skipped, seed, next_key) = advance(&chain.key, chain.counter, n, their_key)?;
             let plaintext = seed
-                .decrypt(ad, msg.ciphertext)
+                .decrypt(&msg.salt, ad, msg.ciphertext)
                 .map_err(|_| DecryptError::InvalidTag)?;
             if let Some(chain) = self.receiving.as_mut() {
                 chain.key = next_key;
@@ -402,7 +408,7 @@ impl Session {
         let (root_key, chain_key) = self.root_key.kdf_rk(&dh);
         let (more_skipped, seed, next_key) = advance(&chain_key, 0, n, their_key)?;
         let plaintext = seed
-            .decrypt(ad, msg.ciphertext)
+            .decrypt(&msg.salt, ad, msg.ciphertext)
             .map_err(|_| DecryptError::InvalidTag)?;
 
         self.root_key = root_key;
@@ -512,7 +518,31 @@ fn advance(
     Ok((skipped, seed, next))
 }
 
-/// Room for `AD || P` on the stack: the 66-byte PQXDH AD and a normal message's 43-byte header
+/// Where `encrypt` takes its randomness: new ratchet key pairs and per-message salts.
+pub(crate) trait Randomness {
+    /// A new ratchet key pair for a deferred sending step.
+    fn ratchet_key(&mut self) -> KeyPair;
+    /// A fresh per-message salt.
+    fn salt(&mut self) -> [u8; SALT_LEN];
+}
+
+/// [`Randomness`] drawn from a caller's generator: the ratchet key first (when a sending step is
+/// deferred), then the salt.
+struct FromRng<'a, R: CryptoRng + ?Sized>(&'a mut R);
+
+impl<R: CryptoRng + ?Sized> Randomness for FromRng<'_, R> {
+    fn ratchet_key(&mut self) -> KeyPair {
+        KeyPair::generate(self.0)
+    }
+
+    fn salt(&mut self) -> [u8; SALT_LEN] {
+        let mut salt = [0u8; SALT_LEN];
+        self.0.fill_bytes(&mut salt);
+        salt
+    }
+}
+
+/// Room for `AD || P` on the stack: the 66-byte PQXDH AD and a normal message's 59-byte header
 /// fit; a pre-key message's longer header goes to the heap.
 const AD_STACK_LEN: usize = 160;
 
@@ -581,7 +611,7 @@ mod tests {
 
     #[test]
     fn associated_data_is_the_concatenation_on_stack_and_heap() {
-        for (a, b) in [(66, 43), (66, 94), (66, 95), (0, 0), (161, 0), (66, 1700)] {
+        for (a, b) in [(66, 59), (66, 94), (66, 95), (0, 0), (161, 0), (66, 1700)] {
             let first = vec![0xa1u8; a];
             let second = vec![0xb2u8; b];
             let ad = AssociatedData::new(&first, &second);

@@ -12,12 +12,13 @@ use serde_json::{Value, json};
 
 use crate::chain_key::ChainKey;
 use crate::keys::{KeyPair, PrivateKey};
+use crate::ratchet::message::SALT_LEN;
 use crate::ratchet::message_key::MESSAGE_KEYS_INFO;
-use crate::ratchet::session::{DecryptError, Session};
+use crate::ratchet::session::{DecryptError, Randomness, Session};
 use crate::root_key::RootKey;
 
 /// The `format` field of a transcript file.
-pub const TRANSCRIPT_FORMAT: &str = "pqxdh-ratchet-transcripts-v1";
+pub const TRANSCRIPT_FORMAT: &str = "pqxdh-ratchet-transcripts-v2";
 
 /// A short name for each decryption error, as written in transcripts.
 pub fn error_name(error: &DecryptError) -> &'static str {
@@ -160,19 +161,20 @@ fn generate_one(name: &str, seed: u64, acts: &[Act]) -> Result<Value, String> {
         match *act {
             Send(from_alice, plaintext) => {
                 let session = if from_alice { &mut alice } else { &mut bob };
-                let mut drawn = None;
+                let mut drawn = Drawn {
+                    rng: &mut rng,
+                    key: None,
+                    salt: None,
+                };
                 let wire = session
-                    .encrypt_with(plaintext.as_bytes(), &mut || {
-                        let bytes: [u8; 32] = random_bytes(&mut rng);
-                        drawn = Some(hex::encode(bytes));
-                        KeyPair::from_private(PrivateKey::from_bytes(bytes))
-                    })
+                    .encrypt_with(plaintext.as_bytes(), &mut drawn)
                     .map_err(|e| format!("{name}: encrypt: {e}"))?;
                 steps.push(json!({
                     "op": "encrypt",
                     "party": party(from_alice),
                     "plaintext": hex::encode(plaintext),
-                    "new_ratchet_private": drawn,
+                    "new_ratchet_private": drawn.key,
+                    "salt": drawn.salt,
                     "wire": hex::encode(&wire),
                 }));
                 sent.push(wire);
@@ -213,6 +215,55 @@ fn generate_one(name: &str, seed: u64, acts: &[Act]) -> Result<Value, String> {
         "prekey_header": hex::encode(&header),
         "steps": steps,
     }))
+}
+
+/// The generator's randomness: drawn from the scenario's ChaCha20 in the order `encrypt` draws
+/// from a caller's generator (ratchet key, then salt), and recorded.
+struct Drawn<'a> {
+    rng: &'a mut ChaCha20Rng,
+    key: Option<String>,
+    salt: Option<String>,
+}
+
+impl Randomness for Drawn<'_> {
+    fn ratchet_key(&mut self) -> KeyPair {
+        let bytes: [u8; 32] = random_bytes(self.rng);
+        self.key = Some(hex::encode(bytes));
+        KeyPair::from_private(PrivateKey::from_bytes(bytes))
+    }
+
+    fn salt(&mut self) -> [u8; SALT_LEN] {
+        let salt: [u8; SALT_LEN] = random_bytes(self.rng);
+        self.salt = Some(hex::encode(salt));
+        salt
+    }
+}
+
+/// The runner's randomness: the recorded ratchet key and salt of one step.
+struct Recorded {
+    key: Option<Vec<u8>>,
+    salt: [u8; SALT_LEN],
+    missing_key: bool,
+}
+
+impl Randomness for Recorded {
+    fn ratchet_key(&mut self) -> KeyPair {
+        match self
+            .key
+            .take()
+            .and_then(|b| PrivateKey::from_slice(&b).ok())
+        {
+            Some(key) => KeyPair::from_private(key),
+            None => {
+                self.missing_key = true;
+                KeyPair::from_private(PrivateKey::from_bytes([0x42; 32]))
+            }
+        }
+    }
+
+    fn salt(&mut self) -> [u8; SALT_LEN] {
+        self.salt
+    }
 }
 
 fn party(alice: bool) -> &'static str {
@@ -299,28 +350,26 @@ fn run_step(step: &Value, alice: &mut Session, bob: &mut Session) -> Result<(), 
     match step.get("op").and_then(Value::as_str) {
         Some("encrypt") => {
             let plaintext = hex_field(step, "plaintext")?;
-            let mut recorded = match step.get("new_ratchet_private") {
+            let key = match step.get("new_ratchet_private") {
                 Some(Value::Null) | None => None,
                 Some(_) => Some(hex_field(step, "new_ratchet_private")?),
             };
-            let expects_key = recorded.is_some();
-            let mut missing = false;
+            let salt: [u8; SALT_LEN] = hex_field(step, "salt")?
+                .try_into()
+                .map_err(|_| format!("`salt` must be {SALT_LEN} bytes"))?;
+            let expects_key = key.is_some();
+            let mut recorded = Recorded {
+                key,
+                salt,
+                missing_key: false,
+            };
             let out = session
-                .encrypt_with(&plaintext, &mut || match recorded
-                    .take()
-                    .and_then(|b| PrivateKey::from_slice(&b).ok())
-                {
-                    Some(key) => KeyPair::from_private(key),
-                    None => {
-                        missing = true;
-                        KeyPair::from_private(PrivateKey::from_bytes([0x42; 32]))
-                    }
-                })
+                .encrypt_with(&plaintext, &mut recorded)
                 .map_err(|e| format!("encrypt failed: {e}"))?;
-            if missing {
+            if recorded.missing_key {
                 return Err("encrypt drew a ratchet key but none is recorded".into());
             }
-            if expects_key && recorded.is_some() {
+            if expects_key && recorded.key.is_some() {
                 return Err("a ratchet key is recorded but encrypt drew none".into());
             }
             if out != wire {
@@ -391,6 +440,11 @@ mod tests {
             ("/transcripts/1/steps/16/error", json!("Duplicate")),
             ("/transcripts/0/root_key", json!("00")),
             ("/transcripts/1/steps/8/new_ratchet_private", Value::Null),
+            ("/transcripts/0/steps/0/salt", json!("00")),
+            (
+                "/transcripts/0/steps/1/salt",
+                json!("00000000000000000000000000000000"),
+            ),
             ("/format", json!("other")),
         ] {
             let mut doc = file.clone();
