@@ -1027,8 +1027,13 @@ mod tests {
         // A fresh (valid) ratchet key, counters at the skip limit, a random body.
         let fresh = crate::keys::KeyPair::generate(&mut node.rng);
         let gap = crate::ratchet::session::MAX_MESSAGE_GAP;
-        let mut forged =
-            crate::ratchet::message::normal_header(fresh.public_key(), gap, gap).to_vec();
+        let mut forged = crate::ratchet::message::normal_header(
+            fresh.public_key(),
+            gap,
+            gap,
+            &[0x5a; crate::ratchet::message::SALT_LEN],
+        )
+        .to_vec();
         forged.extend([0x5a; 20]);
         let before = node.archived_attempts;
         let r = req(
