@@ -9,6 +9,7 @@ use crate::kem::{Backend, KemType};
 use crate::pqxdh::{self, HandshakeError, InitialHeader};
 use crate::prekey_store::PreKeyStore;
 use crate::ratchet::{DecryptError, EncryptError, Session, WireMessage};
+use crate::replay_record::ReplayError;
 use crate::root_key::RootKey;
 use crate::session_id::SessionId;
 
@@ -25,6 +26,10 @@ pub enum EstablishError {
     /// The session could not start (the signed prekey gives a non-contributory DH output).
     #[error("session start: {0}")]
     Start(#[from] EncryptError),
+    /// The pre-key message already established a session (or the replay record of its keys is
+    /// full); nothing was changed.
+    #[error("{0}")]
+    Replay(#[from] ReplayError),
     /// A normal message arrived where a pre-key message was needed.
     #[error("not a pre-key message: no session exists to decrypt it")]
     NotPreKeyMessage,
@@ -93,13 +98,18 @@ pub fn session_id_of(header: &InitialHeader, identity: &IdentityKeyPair) -> Sess
 }
 
 /// The responder: runs PQXDH from a pre-key message's header, decrypts its ratchet message,
-/// and only then deletes the one-time prekeys it used. Classical X3DH headers are refused.
+/// and only then deletes the one-time prekeys it used, or records its base key when it used
+/// none. A pre-key message that already established a session is refused
+/// ([`EstablishError::Replay`]) before any work: a caller holding sessions routes the repeated
+/// pre-key headers of an existing session to it by [`session_id_of`] first. Classical X3DH
+/// headers are refused.
 pub fn accept(
     store: &mut PreKeyStore,
     wire: &[u8],
     backend: Backend,
 ) -> Result<(Established, Vec<u8>), EstablishError> {
     let header = prekey_header(wire)?.ok_or(EstablishError::NotPreKeyMessage)?;
+    store.check_replay(&header)?;
     let keys = pqxdh::respond(store, &header, backend, true)?;
     let signed = store
         .signed_prekey(header.signed_prekey_id)

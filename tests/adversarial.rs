@@ -12,7 +12,9 @@ mod common;
 
 use std::io::Read;
 
-use common::{OPK_ID, bundle_with_opk, conversation, flip, kat_path, parties, refused};
+use common::{
+    OPK_ID, bundle_with_opk, conversation, flip, kat_path, new_key_error, parties, refused,
+};
 use pqxdh::bundle::BundleError;
 use pqxdh::cli::{self, CliError};
 use pqxdh::establish::{self, EstablishError};
@@ -203,6 +205,7 @@ fn every_bit_flip_of_a_normal_message() {
             0 => DecryptError::UnknownVersion(flipped[0]),
             1 => DecryptError::UnknownType(flipped[1]),
             M_KEY => DecryptError::Malformed("ratchet key is not a Curve25519 EncodeEC key"),
+            b if (M_KEY + 1..M_PN).contains(&b) => new_key_error(&c.bob),
             b if (M_N..M_N + 4).contains(&b) => {
                 let n = u32_at(&flipped, M_N);
                 if n < 2 {
@@ -379,19 +382,24 @@ fn replay_of_every_message_of_a_conversation() {
         }
     }
     // A message of one of the last MAX_RECEIVING_CHAINS chains is a known duplicate; an older
-    // chain's ratchet key is forgotten, so its messages fail authentication on a fresh DH step.
-    let expect = |chain: usize, last: usize| {
+    // chain's ratchet key is forgotten, so it is a new key: refused at once by Bob, who has not
+    // answered Alice's latest chain, and by a failed tag after a fresh DH step at Alice.
+    let expect = |chain: usize, last: usize, session: &Session| {
         if last - chain < MAX_RECEIVING_CHAINS {
             DecryptError::Duplicate
         } else {
-            DecryptError::InvalidTag
+            new_key_error(session)
         }
     };
+    assert_eq!(new_key_error(&bob), DecryptError::UnexpectedRatchetKey);
+    assert_eq!(new_key_error(&alice), DecryptError::InvalidTag);
     for (chain, wire) in &to_bob {
-        refused(&mut bob, wire, &expect(*chain, turns));
+        let expected = expect(*chain, turns, &bob);
+        refused(&mut bob, wire, &expected);
     }
     for (chain, wire) in &to_alice {
-        refused(&mut alice, wire, &expect(*chain, turns - 1));
+        let expected = expect(*chain, turns - 1, &alice);
+        refused(&mut alice, wire, &expected);
     }
     // The pre-key message again at the store: its one-time prekey is gone.
     assert_eq!(
@@ -788,12 +796,20 @@ fn messages_from_another_identity_are_refused() {
     let (mut alice_bob, mut bob_alice) = session_with(&alice, &mut bob, &mut rng);
     let (mut carol_bob, mut bob_carol) = session_with(&carol, &mut bob, &mut rng);
     // Carol's messages into Bob's session with Alice, and Bob's messages to Carol into Alice's.
+    // Alice has received Bob's ack and not answered, so Bob's key to Carol is refused at once.
+    assert_eq!(new_key_error(&bob_alice), DecryptError::InvalidTag);
+    assert_eq!(
+        new_key_error(&alice_bob),
+        DecryptError::UnexpectedRatchetKey
+    );
     for _ in 0..3 {
         let from_carol = carol_bob.encrypt(b"from Carol", &mut rng).unwrap();
-        refused(&mut bob_alice, &from_carol, &DecryptError::InvalidTag);
+        let expected = new_key_error(&bob_alice);
+        refused(&mut bob_alice, &from_carol, &expected);
         assert_eq!(bob_carol.decrypt(&from_carol).unwrap(), b"from Carol");
         let to_carol = bob_carol.encrypt(b"to Carol", &mut rng).unwrap();
-        refused(&mut alice_bob, &to_carol, &DecryptError::InvalidTag);
+        let expected = new_key_error(&alice_bob);
+        refused(&mut alice_bob, &to_carol, &expected);
         assert_eq!(carol_bob.decrypt(&to_carol).unwrap(), b"to Carol");
     }
     // A pre-key message whose IK_A was replaced by Carol's: the DH with IK_A and the associated

@@ -34,6 +34,20 @@ impl Directory {
         self.parties.insert(party.to_owned(), published);
     }
 
+    /// Replaces a party's signed prekey and last-resort PQ prekey after a rotation; the one-time
+    /// prekeys not yet handed out stay as they are.
+    pub fn republish_last_resort(
+        &mut self,
+        party: &str,
+        signed_prekey: SignedPreKeyPublic,
+        last_resort_pq: PqPreKeyPublic,
+    ) {
+        if let Some(p) = self.parties.get_mut(party) {
+            p.signed_prekey = signed_prekey;
+            p.last_resort_pq = last_resort_pq;
+        }
+    }
+
     /// Whether the party has published anything.
     pub fn contains(&self, party: &str) -> bool {
         self.parties.contains_key(party)

@@ -30,6 +30,8 @@ pub enum ErrorCode {
     HandshakeFailed,
     /// 1009: the request is valid but not allowed (for example, a party messaging itself).
     NotAllowed,
+    /// 1010: a pre-key message that already established a session was delivered again.
+    Replay,
     /// 1011: a node limit is reached (parties, peers of a party, sessions, one-time prekeys).
     LimitReached,
 }
@@ -50,6 +52,7 @@ impl ErrorCode {
             Self::UnknownParty => 1007,
             Self::HandshakeFailed => 1008,
             Self::NotAllowed => 1009,
+            Self::Replay => 1010,
             Self::LimitReached => 1011,
         }
     }

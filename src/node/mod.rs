@@ -17,14 +17,16 @@ use rand::rngs::ChaCha20Rng;
 use serde_json::{Map, Value, json};
 
 use crate::bundle::PreKeyBundle;
+use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::establish::{self, EstablishError, Established};
 use crate::identity::IdentityKeyPair;
 use crate::kem::{Backend, KemType};
 use crate::keys::PublicKey;
 use crate::pqxdh::HandshakeError;
 use crate::prekey::{OneTimePreKey, PqPreKey, PqPreKeyKind, PreKeyId};
-use crate::prekey_store::PreKeyStore;
+use crate::prekey_store::{PreKeyStore, RETIRED_PREKEY_RETENTION};
 use crate::ratchet::{DecryptError, Session};
+use crate::replay_record::ReplayError;
 use crate::session_id::SessionId;
 pub use directory::{Directory, Published};
 pub use error::{ErrorCode, NodeError};
@@ -166,6 +168,41 @@ impl PeerSessions {
 struct Party {
     store: PreKeyStore,
     peers: BTreeMap<String, PeerSessions>,
+}
+
+/// What the directory publishes for a party: its current bundle and unused one-time keys.
+fn published(store: &PreKeyStore) -> Result<Published, NodeError> {
+    let bundle = store
+        .default_bundle()
+        .map_err(|e| NodeError::new(ErrorCode::HandshakeFailed, e.to_string()))?;
+    Ok(Published {
+        identity_key: bundle.identity_key,
+        signed_prekey: bundle.signed_prekey,
+        last_resort_pq: bundle.pq_prekey,
+        one_time_pq: store
+            .pq_prekeys()
+            .filter(|k| k.kind() == PqPreKeyKind::OneTime)
+            .map(PqPreKey::public)
+            .collect(),
+        one_time_ec: store
+            .one_time_prekeys()
+            .map(OneTimePreKey::public)
+            .collect(),
+    })
+}
+
+/// The time a `--seed` run reads instead of the system clock (2026-01-01T00:00:00Z), so that
+/// its output does not depend on when it runs.
+pub const SEEDED_RUN_TIME: Timestamp = Timestamp(1_767_225_600);
+
+impl NodeConfig {
+    /// Now: the system clock, or [`SEEDED_RUN_TIME`] in a seeded run.
+    fn now(&self) -> Timestamp {
+        match self.seed {
+            Some(_) => SEEDED_RUN_TIME,
+            None => SystemClock.now(),
+        }
+    }
 }
 
 /// The simulated network.
@@ -354,7 +391,9 @@ impl Node {
         let kem = self.config.kem;
         let internal = |e: crate::kem::KemError| NodeError::new(ErrorCode::BadKey, e.to_string());
         let identity = IdentityKeyPair::generate(rng);
-        let mut store = PreKeyStore::generate(identity.clone(), kem, rng).map_err(internal)?;
+        let now = self.config.now();
+        let mut store =
+            PreKeyStore::generate_at(identity.clone(), kem, now, rng).map_err(internal)?;
         for i in 0..self.config.one_time_ec_prekeys {
             store.add_one_time_prekey(OneTimePreKey::generate(FIRST_ONE_TIME_EC_ID + i, rng));
         }
@@ -370,26 +409,7 @@ impl Node {
                 .map_err(internal)?,
             );
         }
-        let bundle = store
-            .default_bundle()
-            .map_err(|e| NodeError::new(ErrorCode::HandshakeFailed, e.to_string()))?;
-        self.directory.publish(
-            name,
-            Published {
-                identity_key: bundle.identity_key,
-                signed_prekey: bundle.signed_prekey,
-                last_resort_pq: bundle.pq_prekey,
-                one_time_pq: store
-                    .pq_prekeys()
-                    .filter(|k| k.kind() == PqPreKeyKind::OneTime)
-                    .map(PqPreKey::public)
-                    .collect(),
-                one_time_ec: store
-                    .one_time_prekeys()
-                    .map(OneTimePreKey::public)
-                    .collect(),
-            },
-        );
+        self.directory.publish(name, published(&store)?);
         self.parties.insert(
             name.to_owned(),
             Party {
@@ -691,6 +711,22 @@ impl Node {
                     let (established, plaintext) =
                         establish::accept(&mut party.store, &wire, self.config.backend)
                             .map_err(establish_error)?;
+                    // The replay record of the current keys is nearly full: publish new
+                    // last-resort keys (SPEC.md section 10); the retired ones still answer
+                    // messages in flight until the retention period ends. A failed rotation
+                    // keeps the current keys (the full record then refuses, never evicts).
+                    let now = self.config.now();
+                    if party.store.rotation_due() && party.store.rotate(now, &mut self.rng).is_ok()
+                    {
+                        party.store.prune(now, RETIRED_PREKEY_RETENTION);
+                        if let Ok(bundle) = party.store.default_bundle() {
+                            self.directory.republish_last_resort(
+                                src,
+                                bundle.signed_prekey,
+                                bundle.pq_prekey,
+                            );
+                        }
+                    }
                     let entry = SessionEntry {
                         id: established.session_id,
                         session: established.session,
@@ -927,7 +963,9 @@ fn decode_ec_key(text: &str, field: &str) -> Result<Option<PublicKey>, NodeError
 
 fn decrypt_error(e: DecryptError) -> NodeError {
     let code = match &e {
-        DecryptError::InvalidTag => ErrorCode::AuthenticationFailed,
+        DecryptError::InvalidTag | DecryptError::UnexpectedRatchetKey => {
+            ErrorCode::AuthenticationFailed
+        }
         DecryptError::Duplicate => ErrorCode::Duplicate,
         DecryptError::TooFarAhead => ErrorCode::TooFarAhead,
         _ => ErrorCode::MalformedMessage,
@@ -938,6 +976,10 @@ fn decrypt_error(e: DecryptError) -> NodeError {
 fn establish_error(e: EstablishError) -> NodeError {
     match e {
         EstablishError::Decrypt(d) => decrypt_error(d),
+        EstablishError::Replay(r @ ReplayError::Replay) => {
+            NodeError::new(ErrorCode::Replay, r.to_string())
+        }
+        EstablishError::Replay(r) => NodeError::new(ErrorCode::LimitReached, r.to_string()),
         EstablishError::Handshake(HandshakeError::Bundle(b)) => {
             NodeError::new(ErrorCode::BadKey, b.to_string())
         }

@@ -71,6 +71,10 @@ pub enum DecryptError {
     /// The sender's ratchet key has small order: the DH output would be all zeros.
     #[error("the sender's ratchet key is non-contributory (small order)")]
     NonContributory,
+    /// A new ratchet key arrived while we have not sent on our latest one: the peer cannot have
+    /// made it honestly (it is forged, or the peer restored a state older than a DH step).
+    #[error("unexpected new ratchet key: the peer has not yet seen our latest one")]
+    UnexpectedRatchetKey,
 }
 
 /// Why a message could not be encrypted. The session is unchanged after every error.
@@ -94,6 +98,11 @@ pub enum EncryptError {
 /// Our sending chain.
 #[derive(Clone)]
 pub(super) struct SendingChain {
+    /// Our ratchet key pair for this chain. Its private key is needed only while the chain
+    /// exists: the peer answers our public key with a new ratchet key of its own, and the DH with
+    /// that happens before the chain is dropped. A responder's first ratchet key is its signed
+    /// prekey, so dropping it with the chain is what keeps prekey private keys out of sessions.
+    pub(super) ratchet: KeyPair,
     pub(super) key: ChainKey,
     pub(super) counter: u32,
 }
@@ -117,8 +126,8 @@ pub(super) struct SkippedKey {
 /// A Double Ratchet session.
 pub struct Session {
     pub(super) root_key: RootKey,
-    /// Our current ratchet key pair (public half cached).
-    pub(super) ratchet: KeyPair,
+    /// Our latest ratchet public key (its private key lives in, and dies with, the sending chain).
+    pub(super) our_ratchet_key: PublicKey,
     /// `None` while the send half of a DH ratchet step is deferred to the next `encrypt`.
     pub(super) sending: Option<SendingChain>,
     /// PN: the length of our previous sending chain.
@@ -213,8 +222,9 @@ impl Session {
         let (root_key, sending_key) = root_key.kdf_rk(&dh);
         Ok(Self {
             root_key,
-            ratchet,
+            our_ratchet_key: *ratchet.public_key(),
             sending: Some(SendingChain {
+                ratchet,
                 key: sending_key,
                 counter: 0,
             }),
@@ -233,6 +243,12 @@ impl Session {
     }
 
     /// The responder's session: sends on `chain_key` with `our_signed_prekey` as its ratchet key.
+    ///
+    /// The signed prekey's private key is held only until the first message is decrypted (the
+    /// receive half of that DH ratchet step is its last use) and is then dropped, so a session
+    /// that has received, in memory or saved, holds no prekey private key.
+    /// [`establish::accept`](crate::establish::accept) decrypts the first message before it
+    /// returns the session; a caller of this constructor should do the same before saving.
     pub fn new_responder(
         root_key: RootKey,
         chain_key: ChainKey,
@@ -241,8 +257,9 @@ impl Session {
     ) -> Self {
         Self {
             root_key,
-            ratchet: our_signed_prekey,
+            our_ratchet_key: *our_signed_prekey.public_key(),
             sending: Some(SendingChain {
+                ratchet: our_signed_prekey,
                 key: chain_key,
                 counter: 0,
             }),
@@ -285,8 +302,12 @@ impl Session {
                 .map_err(|_| EncryptError::NonContributory)?;
             let (root_key, key) = self.root_key.kdf_rk(&dh);
             self.root_key = root_key;
-            self.ratchet = ratchet;
-            self.sending = Some(SendingChain { key, counter: 0 });
+            self.our_ratchet_key = *ratchet.public_key();
+            self.sending = Some(SendingChain {
+                ratchet,
+                key,
+                counter: 0,
+            });
         }
         let chain = self.sending.as_mut().ok_or(EncryptError::InvalidState)?;
         let next_counter = chain
@@ -313,7 +334,7 @@ impl Session {
             wire.extend_from_slice(blob);
         }
         wire.extend_from_slice(&normal_header(
-            self.ratchet.public_key(),
+            chain.ratchet.public_key(),
             self.previous_counter,
             chain.counter,
             &salt,
@@ -389,6 +410,12 @@ impl Session {
         if n > MAX_MESSAGE_GAP {
             return Err(DecryptError::TooFarAhead);
         }
+        // The peer can only have a new ratchet key in answer to our current one, which exists
+        // only while our sending chain does: otherwise the message is forged or the peer rolled
+        // back across a DH step (SPEC.md section 8.3). Refused before any key derivation.
+        let Some(our_ratchet) = self.sending.as_ref().map(|chain| &chain.ratchet) else {
+            return Err(DecryptError::UnexpectedRatchetKey);
+        };
         let mut skipped = match &self.receiving {
             Some(chain) if msg.previous_counter > chain.counter => {
                 skip(
@@ -401,8 +428,7 @@ impl Session {
             }
             _ => Vec::new(),
         };
-        let dh = self
-            .ratchet
+        let dh = our_ratchet
             .diffie_hellman(&their_key)
             .map_err(|_| DecryptError::NonContributory)?;
         let (root_key, chain_key) = self.root_key.kdf_rk(&dh);
@@ -435,7 +461,7 @@ impl Session {
     /// Counters and sizes, for debugging.
     pub fn info(&self) -> SessionInfo {
         SessionInfo {
-            our_ratchet_key: *self.ratchet.public_key(),
+            our_ratchet_key: self.our_ratchet_key,
             their_ratchet_key: self.receiving.as_ref().map(|c| c.their_key),
             sending_counter: self.sending.as_ref().map(|c| c.counter),
             previous_counter: self.previous_counter,

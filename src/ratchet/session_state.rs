@@ -1,9 +1,9 @@
 //! The saved form of a [`Session`] (SPEC.md section 8.7).
 //!
 //! ```text
-//! "DR" || version 0x01 || flags
-//! || root key (32) || our ratchet private key (32)
-//! [flags & 0x02: sending chain key (32) || u32be N]
+//! "DR" || version 0x02 || flags || root key (32)
+//! [flags & 0x02: our ratchet private key (32) || sending chain key (32) || u32be N]
+//! [otherwise:    our ratchet public key (32)]
 //! || u32be PN
 //! [flags & 0x04: their ratchet key (32) || receiving chain key (32) || u32be next N]
 //! || u8 P (<= 4) || P x their earlier ratchet keys (32)
@@ -15,6 +15,12 @@
 //! Flags: 0x01 a message has been decrypted; 0x02 the sending chain exists (otherwise the send
 //! half of a DH ratchet step is deferred, which requires 0x04); 0x04 a receiving chain exists;
 //! 0x08 pre-key messages are being sent. Other bits must be zero.
+//!
+//! Our ratchet private key is saved only with the sending chain it belongs to: once the send
+//! half of a DH step is deferred it is never needed again (a responder's first ratchet key is its
+//! signed prekey, which must not outlive the first decrypt). Version 0x01 saved the private key
+//! unconditionally; loading one keeps it only when the sending chain exists, so the next save
+//! drops it.
 
 use std::collections::VecDeque;
 
@@ -32,8 +38,11 @@ use crate::root_key::RootKey;
 /// First bytes of a saved session.
 pub const STATE_MAGIC: [u8; 2] = *b"DR";
 
-/// Version of the saved-session format.
-pub const STATE_VERSION: u8 = 0x01;
+/// Version of the saved-session format written by [`Session::to_bytes`].
+pub const STATE_VERSION: u8 = 0x02;
+
+/// The earlier format (private ratchet key always saved), still read by [`Session::from_bytes`].
+pub const STATE_VERSION_1: u8 = 0x01;
 
 const FLAG_RECEIVED: u8 = 0x01;
 const FLAG_SENDING: u8 = 0x02;
@@ -88,10 +97,13 @@ impl Session {
         out.push(STATE_VERSION);
         out.push(flags);
         out.extend_from_slice(self.root_key.as_bytes());
-        out.extend_from_slice(self.ratchet.private_key().as_bytes());
-        if let Some(chain) = &self.sending {
-            out.extend_from_slice(chain.key.as_bytes());
-            out.extend_from_slice(&chain.counter.to_be_bytes());
+        match &self.sending {
+            Some(chain) => {
+                out.extend_from_slice(chain.ratchet.private_key().as_bytes());
+                out.extend_from_slice(chain.key.as_bytes());
+                out.extend_from_slice(&chain.counter.to_be_bytes());
+            }
+            None => out.extend_from_slice(self.our_ratchet_key.as_bytes()),
         }
         out.extend_from_slice(&self.previous_counter.to_be_bytes());
         if let Some(chain) = &self.receiving {
@@ -163,7 +175,7 @@ impl Session {
             return Err(StateError::BadMagic);
         }
         let version = r.byte()?;
-        if version != STATE_VERSION {
+        if version != STATE_VERSION && version != STATE_VERSION_1 {
             return Err(StateError::UnsupportedVersion(version));
         }
         let flags = r.byte()?;
@@ -176,14 +188,24 @@ impl Session {
             ));
         }
         let root_key = RootKey::from_bytes(r.array()?);
-        let ratchet = KeyPair::from_private(PrivateKey::from_bytes(r.array()?));
-        let sending = if flags & FLAG_SENDING != 0 {
-            Some(SendingChain {
-                key: ChainKey::from_bytes(r.array()?),
-                counter: r.u32()?,
-            })
+        let has_sending = flags & FLAG_SENDING != 0;
+        let (our_ratchet_key, sending) = if has_sending || version == STATE_VERSION_1 {
+            let ratchet = KeyPair::from_private(PrivateKey::from_bytes(r.array()?));
+            let public = *ratchet.public_key();
+            let sending = if has_sending {
+                Some(SendingChain {
+                    ratchet,
+                    key: ChainKey::from_bytes(r.array()?),
+                    counter: r.u32()?,
+                })
+            } else {
+                // Version 1 without a sending chain: the private key is not needed; dropping
+                // it here is the upgrade (it wipes itself).
+                None
+            };
+            (public, sending)
         } else {
-            None
+            (PublicKey::from_bytes(r.array()?), None)
         };
         let previous_counter = r.u32()?;
         let receiving = if flags & FLAG_RECEIVING != 0 {
@@ -240,7 +262,7 @@ impl Session {
         }
         Ok(Self {
             root_key,
-            ratchet,
+            our_ratchet_key,
             sending,
             previous_counter,
             receiving,

@@ -30,6 +30,7 @@ pub fn error_name(error: &DecryptError) -> &'static str {
         DecryptError::UnknownVersion(_) => "UnknownVersion",
         DecryptError::UnknownType(_) => "UnknownType",
         DecryptError::NonContributory => "NonContributory",
+        DecryptError::UnexpectedRatchetKey => "UnexpectedRatchetKey",
     }
 }
 

@@ -101,6 +101,17 @@ pub fn refused(session: &mut Session, wire: &[u8], expected: &DecryptError) {
     assert_eq!(*session.to_bytes(), *before, "state changed after {err:?}");
 }
 
+/// What `session` answers a normal message under a ratchet key it has never seen: with no sending
+/// chain (it has received on its latest key and not yet answered) no honest peer can have a new
+/// key, so it is refused before any key derivation; otherwise the DH step runs and the tag fails.
+pub fn new_key_error(session: &Session) -> DecryptError {
+    if session.info().sending_counter.is_none() {
+        DecryptError::UnexpectedRatchetKey
+    } else {
+        DecryptError::InvalidTag
+    }
+}
+
 /// `bytes` with bit `bit` (counted from byte 0's least significant bit) flipped.
 pub fn flip(bytes: &[u8], bit: usize) -> Vec<u8> {
     let mut out = bytes.to_vec();
