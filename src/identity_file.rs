@@ -1,36 +1,47 @@
-//! The private identity file: a party's identity key, signed prekey and last-resort PQ prekey,
+//! The private identity file: a party's identity key, its signed prekeys and last-resort PQ prekeys
+//! with their creation and retirement times, and the replay record of its last-resort key sets,
 //! saved in a small versioned binary form, optionally sealed under a passphrase with Argon2id and
-//! AES-256-GCM. SPEC.md section 9 describes every byte.
+//! AES-256-GCM. SPEC.md section 9.2 describes every byte.
 //!
 //! ```text
-//! magic "PQXDHID\0" (8) || version u8 = 1 || protection u8 (0 none, 1 passphrase)
+//! magic "PQXDHID\0" (8) || version u8 = 2 || protection u8 (0 none, 1 passphrase)
 //! [protection 1: m_cost_kib u32be || t_cost u32be || p_cost u32be || salt (16) || nonce (12)]
 //! || body_len u32be || body      (body = keys, or AES-256-GCM(keys) || tag when protected)
-//! keys = EncodeEC-less identity secret (32)
-//!        || SPK id u32be || SPK secret (32) || Sig(IK, EncodeEC(SPK)) (64)
-//!        || PQ id u32be || kind u8 (0 one-time, 1 last-resort) || KEM type byte
-//!        || KEM secret (3168) || KEM public (1568) || Sig(IK, EncodeKEM(PQPK)) (64)
+//! keys = identity secret (32)
+//!        || S u16be || S x ( SPK id u32be || times || SPK secret (32) || Sig(IK, EncodeEC(SPK)) (64) )
+//!        || P u16be || P x ( PQ id u32be || kind u8 (0 one-time, 1 last-resort) || KEM type byte
+//!                             || times || KEM secret (3168) || KEM public (1568)
+//!                             || Sig(IK, EncodeKEM(PQPK)) (64) )
+//!        || replay record (crate::replay_record)
+//! times = created u64be || retired flag u8 (0 current, 1 retired) || retired u64be (0 if current)
 //! ```
 //!
-//! Loading re-derives the public keys and checks both prekey signatures, so a corrupted file (or
-//! one whose parts were mixed from different identities) is refused.
+//! Version 1 (one signed prekey and one PQ prekey, no times, no record) still loads.
+//! Loading re-derives the public keys, checks every prekey signature and that each KEM key pair
+//! is one pair (FIPS 203 section 7.2 and 7.3 checks, the encapsulation key inside the
+//! decapsulation key), so a corrupted file, or one whose parts were mixed from different
+//! identities, is refused.
 
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
+use crate::clock::Timestamp;
 use crate::identity::IdentityKeyPair;
 use crate::kem::{KemError, KemKeyPair, KemType, PUBLIC_KEY_LEN, SECRET_KEY_LEN};
 use crate::keys::{KEY_LEN, KeyError, KeyPair, PrivateKey};
-use crate::prekey::{PqPreKey, PqPreKeyKind, SignedPreKey};
-use crate::prekey_store::PreKeyStore;
-use crate::xeddsa::{SIGNATURE_LEN, Signature};
+use crate::prekey::{PqPreKey, PqPreKeyKind, PreKeyId, SignedPreKey};
+use crate::prekey_store::{KeyTimes, PreKeyStore};
+use crate::replay_record::{ReplayRecord, ReplayRecordError};
+use crate::xeddsa::{self, SIGNATURE_LEN, Signature};
 
 /// First bytes of an identity file.
 pub const IDENTITY_FILE_MAGIC: &[u8; 8] = b"PQXDHID\0";
-/// Version of the identity file format.
-pub const IDENTITY_FILE_VERSION: u8 = 1;
+/// Version of the identity file format written: several prekeys with times, and a replay record.
+pub const IDENTITY_FILE_VERSION: u8 = 2;
+/// The first version (one signed prekey and one PQ prekey), still read.
+pub const IDENTITY_FILE_VERSION_1: u8 = 1;
 /// Protection byte: the keys are stored in the clear (the file's 0600 mode protects them).
 pub const PROTECTION_NONE: u8 = 0;
 /// Protection byte: the keys are sealed with Argon2id + AES-256-GCM.
@@ -41,10 +52,23 @@ pub const SALT_LEN: usize = 16;
 pub const NONCE_LEN: usize = 12;
 /// Length of the AES-GCM tag.
 pub const TAG_LEN: usize = 16;
-/// Length of the serialized keys (the plaintext body).
-pub const KEYS_LEN: usize = KEY_LEN
+/// Length of the serialized keys (the plaintext body) of a version-1 file.
+pub const KEYS_V1_LEN: usize = KEY_LEN
     + (4 + KEY_LEN + SIGNATURE_LEN)
     + (4 + 1 + 1 + SECRET_KEY_LEN + PUBLIC_KEY_LEN + SIGNATURE_LEN);
+/// Length of a key's times in a version-2 file.
+pub const TIMES_LEN: usize = 8 + 1 + 8;
+/// Length of one signed prekey entry in a version-2 file.
+pub const SIGNED_ENTRY_LEN: usize = 4 + TIMES_LEN + KEY_LEN + SIGNATURE_LEN;
+/// Length of one PQ prekey entry in a version-2 file.
+pub const PQ_ENTRY_LEN: usize =
+    4 + 1 + 1 + TIMES_LEN + SECRET_KEY_LEN + PUBLIC_KEY_LEN + SIGNATURE_LEN;
+/// Most signed prekeys, and most PQ prekeys, one file holds: a rotation a day with the 30-day
+/// retention keeps 31; the bound keeps a crafted file from making the reader allocate freely.
+pub const MAX_FILE_PREKEYS: usize = 256;
+/// Largest identity file read: the prekeys at their bound plus full replay records (a typical
+/// file is about 5 KB).
+pub const MAX_IDENTITY_FILE_LEN: u64 = 16 * 1024 * 1024;
 /// Largest Argon2id memory cost accepted when reading a file (1 GiB), so that a crafted file
 /// cannot make the reader allocate without bound.
 pub const MAX_M_COST_KIB: u32 = 1024 * 1024;
@@ -87,8 +111,8 @@ impl Default for KdfParams {
     }
 }
 
-/// How to protect a new identity file.
-#[derive(Clone, Copy, Debug)]
+/// How to protect a new identity file. `Debug` never shows the passphrase.
+#[derive(Clone, Copy)]
 pub enum Protection<'a> {
     /// Keys in the clear.
     None,
@@ -99,6 +123,19 @@ pub enum Protection<'a> {
         /// Argon2id costs.
         params: KdfParams,
     },
+}
+
+impl core::fmt::Debug for Protection<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            Self::Passphrase { params, .. } => f
+                .debug_struct("Passphrase")
+                .field("passphrase", &"<redacted>")
+                .field("params", params)
+                .finish(),
+        }
+    }
 }
 
 /// Errors from reading or writing an identity file.
@@ -135,6 +172,12 @@ pub enum IdentityFileError {
     /// A stored prekey signature does not verify under the stored identity key.
     #[error("identity file is corrupt: the {0} signature does not verify")]
     BadSignature(&'static str),
+    /// The replay record section is malformed.
+    #[error("identity file replay record: {0}")]
+    ReplayRecord(#[from] ReplayRecordError),
+    /// A passphrase was given for a file that is not passphrase-protected.
+    #[error("the identity file is not passphrase-protected, but a passphrase was given")]
+    UnexpectedPassphrase,
     /// The store lacks the keys an identity file holds.
     #[error("the key store has no {0} to save")]
     MissingKey(&'static str),
@@ -146,10 +189,26 @@ pub enum IdentityFileError {
 /// Whether identity-file bytes are passphrase-protected (after checking magic and version).
 pub fn is_protected(bytes: &[u8]) -> Result<bool, IdentityFileError> {
     let mut r = Reader(bytes);
-    read_preamble(&mut r).map(|p| p == PROTECTION_PASSPHRASE)
+    read_preamble(&mut r).map(|(_, p)| p == PROTECTION_PASSPHRASE)
 }
 
-/// Serializes the store's identity, newest signed prekey and newest last-resort PQ prekey.
+/// The Argon2id costs of a protected file (`None` when it is not protected), so that a rewrite
+/// can keep them.
+pub fn kdf_params(bytes: &[u8]) -> Result<Option<KdfParams>, IdentityFileError> {
+    let mut r = Reader(bytes);
+    let (_, protection) = read_preamble(&mut r)?;
+    if protection != PROTECTION_PASSPHRASE {
+        return Ok(None);
+    }
+    Ok(Some(KdfParams {
+        m_cost_kib: r.u32()?,
+        t_cost: r.u32()?,
+        p_cost: r.u32()?,
+    }))
+}
+
+/// Serializes the store's identity, signed and PQ prekeys (current and retired, with their times)
+/// and replay record, in the current version. One-time EC prekeys are not saved.
 pub fn encode<R: CryptoRng + ?Sized>(
     store: &PreKeyStore,
     protection: Protection<'_>,
@@ -157,7 +216,7 @@ pub fn encode<R: CryptoRng + ?Sized>(
 ) -> Result<Zeroizing<Vec<u8>>, IdentityFileError> {
     let keys = serialize_keys(store)?;
     // Sized up front so that no reallocation leaves unwiped copies of the keys behind.
-    let mut out = Zeroizing::new(Vec::with_capacity(KEYS_LEN + 80));
+    let mut out = Zeroizing::new(Vec::with_capacity(keys.len() + 80));
     out.extend_from_slice(IDENTITY_FILE_MAGIC);
     out.push(IDENTITY_FILE_VERSION);
     match protection {
@@ -195,16 +254,21 @@ pub fn encode<R: CryptoRng + ?Sized>(
 }
 
 /// Parses an identity file, opening it with `passphrase` when it is protected, and rebuilds the
-/// key store (identity, signed prekey, PQ prekey), checking both signatures.
+/// key store (identity, prekeys with their times, replay record), checking every signature and
+/// KEM key pair. A version-1 file loads as one current signed prekey and PQ prekey of unknown
+/// creation time and an empty replay record.
 pub fn decode(bytes: &[u8], passphrase: Option<&[u8]>) -> Result<PreKeyStore, IdentityFileError> {
     let mut r = Reader(bytes);
-    let protection = read_preamble(&mut r)?;
+    let (version, protection) = read_preamble(&mut r)?;
     match protection {
         PROTECTION_NONE => {
+            if passphrase.is_some() {
+                return Err(IdentityFileError::UnexpectedPassphrase);
+            }
             let len = r.u32()? as usize;
             let body = r.take(len)?;
             r.end()?;
-            parse_keys(body)
+            parse_keys(version, body)
         }
         _ => {
             let params = KdfParams {
@@ -241,12 +305,13 @@ pub fn decode(bytes: &[u8], passphrase: Option<&[u8]>) -> Result<PreKeyStore, Id
                     &tag.into(),
                 )
                 .map_err(|_| IdentityFileError::WrongPassphrase)?;
-            parse_keys(&body)
+            parse_keys(version, &body)
         }
     }
 }
 
-fn read_preamble(r: &mut Reader<'_>) -> Result<u8, IdentityFileError> {
+/// Checks magic and version; returns the version and the protection byte.
+fn read_preamble(r: &mut Reader<'_>) -> Result<(u8, u8), IdentityFileError> {
     let magic = r
         .take(IDENTITY_FILE_MAGIC.len())
         .map_err(|_| IdentityFileError::BadMagic)?;
@@ -254,14 +319,14 @@ fn read_preamble(r: &mut Reader<'_>) -> Result<u8, IdentityFileError> {
         return Err(IdentityFileError::BadMagic);
     }
     let version = r.byte()?;
-    if version != IDENTITY_FILE_VERSION {
+    if version != IDENTITY_FILE_VERSION && version != IDENTITY_FILE_VERSION_1 {
         return Err(IdentityFileError::UnsupportedVersion(version));
     }
     let protection = r.byte()?;
     if protection != PROTECTION_NONE && protection != PROTECTION_PASSPHRASE {
         return Err(IdentityFileError::UnknownProtection(protection));
     }
-    Ok(protection)
+    Ok((version, protection))
 }
 
 fn len_u32(len: usize) -> Result<u32, IdentityFileError> {
@@ -304,64 +369,197 @@ fn derive_key(
 }
 
 fn serialize_keys(store: &PreKeyStore) -> Result<Zeroizing<Vec<u8>>, IdentityFileError> {
-    let signed = store
+    // A file must be loadable: it needs a current signed prekey and last-resort PQ prekey.
+    store
         .current_signed_prekey()
         .ok_or(IdentityFileError::MissingKey("signed prekey"))?;
-    let pq = store
+    store
         .last_resort_pq_prekey()
         .ok_or(IdentityFileError::MissingKey("last-resort PQ prekey"))?;
-    let mut out = Zeroizing::new(Vec::with_capacity(KEYS_LEN));
+    let signed: Vec<_> = store.signed_prekeys().collect();
+    let pq: Vec<_> = store.pq_prekeys().collect();
+    if signed.len() > MAX_FILE_PREKEYS || pq.len() > MAX_FILE_PREKEYS {
+        return Err(IdentityFileError::Malformed(
+            "too many prekeys for one file",
+        ));
+    }
+    let record = store.replay_record();
+    let len = KEY_LEN
+        + 2
+        + signed.len() * SIGNED_ENTRY_LEN
+        + 2
+        + pq.len() * PQ_ENTRY_LEN
+        + record.saved_len();
+    // Sized exactly, so that no reallocation leaves unwiped copies of the keys behind.
+    let mut out = Zeroizing::new(Vec::with_capacity(len));
     out.extend_from_slice(store.identity().key_pair().private_key().as_bytes());
-    out.extend_from_slice(&signed.id().to_be_bytes());
-    out.extend_from_slice(signed.key_pair().private_key().as_bytes());
-    out.extend_from_slice(signed.public().signature.as_bytes());
-    let pq_public = pq.public();
-    out.extend_from_slice(&pq.id().to_be_bytes());
-    out.push(match pq.kind() {
-        PqPreKeyKind::OneTime => 0,
-        PqPreKeyKind::LastResort => 1,
-    });
-    out.push(pq.key_pair().secret_key().kem().type_byte());
-    out.extend_from_slice(pq.key_pair().secret_key().as_bytes());
-    out.extend_from_slice(pq.key_pair().public_key().as_bytes());
-    out.extend_from_slice(pq_public.signature.as_bytes());
+    out.extend_from_slice(&count_u16(signed.len())?.to_be_bytes());
+    for key in signed {
+        out.extend_from_slice(&key.id().to_be_bytes());
+        put_times(
+            &mut out,
+            store.signed_prekey_times(key.id()).unwrap_or_default(),
+        );
+        out.extend_from_slice(key.key_pair().private_key().as_bytes());
+        out.extend_from_slice(key.public().signature.as_bytes());
+    }
+    out.extend_from_slice(&count_u16(pq.len())?.to_be_bytes());
+    for key in pq {
+        out.extend_from_slice(&key.id().to_be_bytes());
+        out.push(kind_byte(key.kind()));
+        out.push(key.key_pair().secret_key().kem().type_byte());
+        put_times(
+            &mut out,
+            store.pq_prekey_times(key.id()).unwrap_or_default(),
+        );
+        out.extend_from_slice(key.key_pair().secret_key().as_bytes());
+        out.extend_from_slice(key.key_pair().public_key().as_bytes());
+        out.extend_from_slice(key.public().signature.as_bytes());
+    }
+    out.extend_from_slice(&record.to_bytes());
     Ok(out)
 }
 
-fn parse_keys(bytes: &[u8]) -> Result<PreKeyStore, IdentityFileError> {
-    let mut r = Reader(bytes);
-    let identity = IdentityKeyPair::from_private(PrivateKey::from_slice(r.take(KEY_LEN)?)?);
-    let spk_id = r.u32()?;
-    let spk = KeyPair::from_private(PrivateKey::from_slice(r.take(KEY_LEN)?)?);
-    let spk_sig = Signature::from_slice(r.take(SIGNATURE_LEN)?)
-        .map_err(|_| IdentityFileError::Malformed("signature"))?;
-    let pq_id = r.u32()?;
-    let kind = match r.byte()? {
-        0 => PqPreKeyKind::OneTime,
-        1 => PqPreKeyKind::LastResort,
-        _ => return Err(IdentityFileError::Malformed("unknown PQ prekey kind")),
+fn count_u16(n: usize) -> Result<u16, IdentityFileError> {
+    u16::try_from(n).map_err(|_| IdentityFileError::Malformed("too many prekeys for one file"))
+}
+
+fn kind_byte(kind: PqPreKeyKind) -> u8 {
+    match kind {
+        PqPreKeyKind::OneTime => 0,
+        PqPreKeyKind::LastResort => 1,
+    }
+}
+
+fn put_times(out: &mut Vec<u8>, times: KeyTimes) {
+    out.extend_from_slice(&times.created.0.to_be_bytes());
+    match times.retired {
+        Some(at) => {
+            out.push(1);
+            out.extend_from_slice(&at.0.to_be_bytes());
+        }
+        None => {
+            out.push(0);
+            out.extend_from_slice(&0u64.to_be_bytes());
+        }
+    }
+}
+
+fn read_times(r: &mut Reader<'_>) -> Result<KeyTimes, IdentityFileError> {
+    let created = Timestamp(r.u64()?);
+    let flag = r.byte()?;
+    let at = r.u64()?;
+    let retired = match (flag, at) {
+        (0, 0) => None,
+        (1, at) => Some(Timestamp(at)),
+        _ => return Err(IdentityFileError::Malformed("prekey times")),
     };
-    let kem = KemType::from_type_byte(r.byte()?)?;
+    Ok(KeyTimes { created, retired })
+}
+
+/// A prekey count, at most [`MAX_FILE_PREKEYS`].
+fn read_count(r: &mut Reader<'_>, too_many: &'static str) -> Result<usize, IdentityFileError> {
+    let n = usize::from(r.u16()?);
+    if n > MAX_FILE_PREKEYS {
+        return Err(IdentityFileError::Malformed(too_many));
+    }
+    Ok(n)
+}
+
+fn read_kind(r: &mut Reader<'_>) -> Result<PqPreKeyKind, IdentityFileError> {
+    match r.byte()? {
+        0 => Ok(PqPreKeyKind::OneTime),
+        1 => Ok(PqPreKeyKind::LastResort),
+        _ => Err(IdentityFileError::Malformed("unknown PQ prekey kind")),
+    }
+}
+
+fn read_signed(r: &mut Reader<'_>, id: PreKeyId) -> Result<SignedPreKey, IdentityFileError> {
+    let pair = KeyPair::from_private(PrivateKey::from_slice(r.take(KEY_LEN)?)?);
+    let signature = Signature::from_slice(r.take(SIGNATURE_LEN)?)
+        .map_err(|_| IdentityFileError::Malformed("signature"))?;
+    Ok(SignedPreKey::from_parts(id, pair, signature))
+}
+
+fn read_pq_key(
+    r: &mut Reader<'_>,
+    id: PreKeyId,
+    kind: PqPreKeyKind,
+    kem: KemType,
+) -> Result<PqPreKey, IdentityFileError> {
     let secret = r.take(SECRET_KEY_LEN)?;
     let public = r.take(PUBLIC_KEY_LEN)?;
-    let pq_pair = KemKeyPair::from_parts(kem, public, secret)?;
-    let pq_sig = Signature::from_slice(r.take(SIGNATURE_LEN)?)
+    let pair = KemKeyPair::from_parts(kem, public, secret)?;
+    let signature = Signature::from_slice(r.take(SIGNATURE_LEN)?)
         .map_err(|_| IdentityFileError::Malformed("signature"))?;
-    r.end()?;
+    Ok(PqPreKey::from_parts(id, kind, pair, signature))
+}
 
+fn parse_keys(version: u8, bytes: &[u8]) -> Result<PreKeyStore, IdentityFileError> {
+    let mut r = Reader(bytes);
+    let identity = IdentityKeyPair::from_private(PrivateKey::from_slice(r.take(KEY_LEN)?)?);
     let mut store = PreKeyStore::new(identity);
-    store.add_signed_prekey(SignedPreKey::from_parts(spk_id, spk, spk_sig));
-    store.add_pq_prekey(PqPreKey::from_parts(pq_id, kind, pq_pair, pq_sig));
-    let bundle = store
-        .bundle(spk_id, pq_id, None)
-        .map_err(|_| IdentityFileError::Malformed("prekeys"))?;
-    bundle
-        .verify_signed_prekey()
-        .map_err(|_| IdentityFileError::BadSignature("signed prekey"))?;
-    bundle
-        .verify()
-        .map_err(|_| IdentityFileError::BadSignature("PQ prekey"))?;
+    if version == IDENTITY_FILE_VERSION_1 {
+        let spk_id = r.u32()?;
+        store.add_signed_prekey(read_signed(&mut r, spk_id)?);
+        let pq_id = r.u32()?;
+        let kind = read_kind(&mut r)?;
+        let kem = KemType::from_type_byte(r.byte()?)?;
+        store.add_pq_prekey(read_pq_key(&mut r, pq_id, kind, kem)?);
+    } else {
+        for _ in 0..read_count(&mut r, "too many signed prekeys")? {
+            let id = r.u32()?;
+            let times = read_times(&mut r)?;
+            if store.signed_prekey(id).is_some() {
+                return Err(IdentityFileError::Malformed("duplicate signed prekey id"));
+            }
+            store.add_signed_prekey_with_times(read_signed(&mut r, id)?, times);
+        }
+        for _ in 0..read_count(&mut r, "too many PQ prekeys")? {
+            let id = r.u32()?;
+            let kind = read_kind(&mut r)?;
+            let kem = KemType::from_type_byte(r.byte()?)?;
+            let times = read_times(&mut r)?;
+            if store.pq_prekey(id).is_some() {
+                return Err(IdentityFileError::Malformed("duplicate PQ prekey id"));
+            }
+            store.add_pq_prekey_with_times(read_pq_key(&mut r, id, kind, kem)?, times);
+        }
+        let (record, rest) = ReplayRecord::read(r.0)?;
+        r.0 = rest;
+        store.set_replay_record(record);
+    }
+    r.end()?;
+    verify_prekeys(&store)?;
     Ok(store)
+}
+
+/// Every prekey's signature verifies under the identity key, and the store has a current
+/// signed prekey and last-resort PQ prekey to publish.
+fn verify_prekeys(store: &PreKeyStore) -> Result<(), IdentityFileError> {
+    let identity = xeddsa::VerifyingKey::new(store.identity().public_key())
+        .map_err(|_| IdentityFileError::BadSignature("identity key"))?;
+    for key in store.signed_prekeys() {
+        let public = key.public();
+        identity
+            .verify(&public.key.encode(), &public.signature)
+            .map_err(|_| IdentityFileError::BadSignature("signed prekey"))?;
+    }
+    for key in store.pq_prekeys() {
+        let public = key.public();
+        identity
+            .verify(&public.key.encode(), &public.signature)
+            .map_err(|_| IdentityFileError::BadSignature("PQ prekey"))?;
+    }
+    store
+        .current_signed_prekey()
+        .ok_or(IdentityFileError::MissingKey("current signed prekey"))?;
+    store
+        .last_resort_pq_prekey()
+        .ok_or(IdentityFileError::MissingKey(
+            "current last-resort PQ prekey",
+        ))?;
+    Ok(())
 }
 
 struct Reader<'a>(&'a [u8]);
@@ -384,8 +582,14 @@ impl<'a> Reader<'a> {
         let [b] = self.array::<1>()?;
         Ok(b)
     }
+    fn u16(&mut self) -> Result<u16, IdentityFileError> {
+        Ok(u16::from_be_bytes(self.array()?))
+    }
     fn u32(&mut self) -> Result<u32, IdentityFileError> {
         Ok(u32::from_be_bytes(self.array()?))
+    }
+    fn u64(&mut self) -> Result<u64, IdentityFileError> {
+        Ok(u64::from_be_bytes(self.array()?))
     }
     fn end(&self) -> Result<(), IdentityFileError> {
         if self.0.is_empty() {

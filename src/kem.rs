@@ -8,6 +8,7 @@
 
 use pqcrypto_traits::kem::{Ciphertext as _, PublicKey as _, SecretKey as _, SharedSecret as _};
 use rand_core::CryptoRng;
+use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::secret::secret_bytes;
@@ -16,6 +17,9 @@ use crate::secret::secret_bytes;
 pub const PUBLIC_KEY_LEN: usize = 1568;
 /// Decapsulation-key length, expanded form (FIPS 203 table 3: 768k + 96).
 pub const SECRET_KEY_LEN: usize = 3168;
+/// Where the encapsulation key starts inside a decapsulation key: after `dk_PKE`, 384k bytes
+/// with k = 4 (FIPS 203 algorithm 16, ML-KEM.KeyGen_internal; round-3 Kyber is laid out alike).
+pub const SECRET_KEY_EK_OFFSET: usize = 384 * 4;
 /// Ciphertext length (FIPS 203 table 3: 32(du k + dv), du = 11, dv = 5).
 pub const CIPHERTEXT_LEN: usize = 1568;
 /// Shared-secret length (FIPS 203 section 7).
@@ -59,6 +63,9 @@ pub enum KemError {
         "the KEM public key is invalid (a coefficient is not reduced modulo q, FIPS 203 section 7.2)"
     )]
     InvalidPublicKey,
+    /// The decapsulation key does not hold the encapsulation key it was stored with.
+    #[error("the KEM secret key does not belong to the KEM public key")]
+    MismatchedPair,
     /// A key or ciphertext of one KEM was used with the other.
     #[error("KEM mismatch: expected {expected}, got {actual}")]
     Mismatch {
@@ -448,12 +455,23 @@ impl KemKeyPair {
         }
     }
 
-    /// Joins a public and a secret key given as raw bytes.
+    /// Joins a public and a secret key given as raw bytes, checking that they are one pair: the
+    /// encapsulation key passes the FIPS 203 section 7.2 check, the decapsulation key the
+    /// section 7.3 hash check, and the decapsulation key holds this encapsulation key (its bytes
+    /// `384k .. 768k + 32`, the same layout in round-3 Kyber).
     pub fn from_parts(kem: KemType, public: &[u8], secret: &[u8]) -> Result<Self, KemError> {
-        Ok(Self {
-            public: KemPublicKey::from_slice(kem, public)?,
-            secret: KemSecretKey::from_slice(kem, secret)?,
-        })
+        let public = KemPublicKey::from_slice(kem, public)?;
+        let secret = KemSecretKey::from_slice(kem, secret)?;
+        public.validate()?;
+        secret.validate()?;
+        let inner = secret
+            .as_bytes()
+            .get(SECRET_KEY_EK_OFFSET..SECRET_KEY_EK_OFFSET + PUBLIC_KEY_LEN)
+            .ok_or(KemError::MismatchedPair)?;
+        if !bool::from(inner.ct_eq(public.as_bytes())) {
+            return Err(KemError::MismatchedPair);
+        }
+        Ok(Self { public, secret })
     }
 
     /// The public half.

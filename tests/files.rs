@@ -458,6 +458,29 @@ fn no_partial_files(dir: &Path) {
     }
 }
 
+/// The permission bits of `path`.
+#[cfg(unix)]
+fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// `pqxdh encrypt` from alice.identity to bob.bundle.json in `dir`.
+fn alice_to_bob(dir: &Path, input: &str, output: &str) -> Output {
+    pqxdh(
+        dir,
+        &[
+            "encrypt",
+            "--to",
+            "bob.bundle.json",
+            "--from",
+            "alice.identity",
+            input,
+            output,
+        ],
+    )
+}
+
 fn identities(dir: &Path) {
     for name in ["alice", "bob", "carol"] {
         assert_ok(&pqxdh(dir, &["identity", "new", name]));
@@ -471,14 +494,7 @@ fn cli_identity_and_bundle_show() {
     let out = pqxdh(d, &["identity", "new", "dave", "--kem", "kyber1024"]);
     assert_ok(&out);
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(d.join("dave.identity"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
-    }
+    assert_eq!(mode_of(&d.join("dave.identity")), 0o600);
     assert_fails(&pqxdh(d, &["identity", "new", "dave"]), "already exists");
     assert_fails(
         &pqxdh(d, &["identity", "new", "../x"]),
@@ -624,18 +640,7 @@ fn cli_round_trips_binary_armor_and_stdio() {
 
     // Empty file.
     std::fs::write(d.join("empty"), b"").unwrap();
-    assert_ok(&pqxdh(
-        d,
-        &[
-            "encrypt",
-            "--to",
-            "bob.bundle.json",
-            "--from",
-            "alice.identity",
-            "empty",
-            "empty.pqx",
-        ],
-    ));
+    assert_ok(&alice_to_bob(d, "empty", "empty.pqx"));
     assert_ok(&pqxdh(
         d,
         &["decrypt", "--as", "bob.identity", "empty.pqx", "empty.out"],
@@ -923,4 +928,159 @@ fn flipped_or_truncated_signature_is_refused() {
             "cut {cut}"
         );
     }
+}
+
+fn bundle_ids(path: &Path) -> (u64, u64) {
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    (
+        json["signed_prekey"]["id"].as_u64().unwrap(),
+        json["pq_prekey"]["id"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn cli_identity_rotate_keeps_retired_keys_until_prune() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // --dir that does not exist yet is created, private.
+    assert_ok(&pqxdh(d, &["identity", "new", "bob", "--dir", "keys/bob"]));
+    #[cfg(unix)]
+    assert_eq!(mode_of(&d.join("keys/bob")), 0o700);
+    assert_ok(&pqxdh(d, &["identity", "new", "alice"]));
+    std::fs::write(d.join("note.txt"), b"before the rotation").unwrap();
+    let send = |name: &str| {
+        assert_ok(&pqxdh(
+            d,
+            &[
+                "encrypt",
+                "--to",
+                "keys/bob/bob.bundle.json",
+                "--from",
+                "alice.identity",
+                "note.txt",
+                name,
+            ],
+        ))
+    };
+    let open = |name: &str| pqxdh(d, &["decrypt", "--as", "keys/bob/bob.identity", name, "-"]);
+    send("old.pqx");
+    assert_eq!(bundle_ids(&d.join("keys/bob/bob.bundle.json")), (1, 1));
+
+    let out = pqxdh(d, &["identity", "rotate", "keys/bob/bob.identity"]);
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("still decrypt"), "{text}");
+    assert!(text.contains("identity prune"), "{text}");
+    assert_eq!(bundle_ids(&d.join("keys/bob/bob.bundle.json")), (2, 2));
+    #[cfg(unix)]
+    assert_eq!(mode_of(&d.join("keys/bob/bob.identity")), 0o600);
+    no_partial_files(&d.join("keys/bob"));
+    assert_ok(&pqxdh(d, &["bundle", "show", "keys/bob/bob.bundle.json"]));
+    // The file sent to the retired keys still decrypts; a new one goes to the new keys.
+    let old = open("old.pqx");
+    assert_ok(&old);
+    assert_eq!(old.stdout, b"before the rotation");
+    send("new.pqx");
+    assert_eq!(open("new.pqx").stdout, b"before the rotation");
+
+    // Nothing was retired 30 days ago; everything retired is older than 0 seconds.
+    let prune = |age: &str| {
+        pqxdh(
+            d,
+            &[
+                "identity",
+                "prune",
+                "keys/bob/bob.identity",
+                "--older-than",
+                age,
+            ],
+        )
+    };
+    let out = prune("30d");
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to prune"));
+    assert_ok(&open("old.pqx"));
+    let out = prune("0s");
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("pruned 2"));
+    assert_fails(&open("old.pqx"), "old.pqx");
+    assert_eq!(open("new.pqx").stdout, b"before the rotation");
+    let bad = prune("soon");
+    assert_eq!(bad.status.code(), Some(2), "clap usage error");
+
+    // A passphrase option for an identity without one is an error, not ignored.
+    let given = pqxdh_env(
+        d,
+        &[
+            "decrypt",
+            "--as",
+            "keys/bob/bob.identity",
+            "--passphrase-env",
+            "PW",
+            "new.pqx",
+            "-",
+        ],
+        &[("PW", "something")],
+        None,
+    );
+    assert_fails(&given, "not passphrase-protected");
+}
+
+#[test]
+fn cli_rotate_keeps_an_identity_passphrase() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let pw = [("PQXDH_TEST_PW", "correct horse battery staple")];
+    let with_pw = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--passphrase-env", "PQXDH_TEST_PW"]);
+        pqxdh_env(d, &all, &pw, None)
+    };
+    assert_ok(&with_pw(&["identity", "new", "erin"]));
+    assert_fails(
+        &pqxdh(d, &["identity", "rotate", "erin.identity"]),
+        "passphrase-protected",
+    );
+    assert_ok(&with_pw(&["identity", "rotate", "erin.identity"]));
+    let bytes = std::fs::read(d.join("erin.identity")).unwrap();
+    assert!(pqxdh::identity_file::is_protected(&bytes).unwrap());
+    assert_eq!(bundle_ids(&d.join("erin.bundle.json")), (2, 2));
+    assert_ok(&with_pw(&[
+        "identity",
+        "prune",
+        "erin.identity",
+        "--older-than",
+        "0s",
+    ]));
+}
+
+#[test]
+fn killed_decrypt_to_stdout_leaves_no_file_in_the_temporary_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let staging = tempfile::tempdir().unwrap();
+    identities(d);
+    let data = vec![0x5a; 4 * 1024 * 1024];
+    std::fs::write(d.join("big.bin"), &data).unwrap();
+    assert_ok(&alice_to_bob(d, "big.bin", "big.pqx"));
+    let sealed = std::fs::read(d.join("big.pqx")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pqxdh"))
+        .current_dir(d)
+        .env("TMPDIR", staging.path())
+        .args(["decrypt", "--as", "bob.identity", "-", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Half the file: write_all returns once the decryptor has read most of it (a pipe holds
+    // 64 KiB), so it has staged plaintext by now.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&sealed[..sealed.len() / 2]).unwrap();
+    assert_eq!(std::fs::read_dir(staging.path()).unwrap().count(), 0);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(stdin);
+    assert_eq!(std::fs::read_dir(staging.path()).unwrap().count(), 0);
 }

@@ -171,3 +171,73 @@ fn header_carries_the_salt() {
     assert_eq!(alice.decrypt(&bad), Err(DecryptError::InvalidTag));
     assert_eq!(alice.decrypt(&w).unwrap(), b"abc");
 }
+
+/// Whether `haystack` contains `needle` anywhere.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn responder_session_drops_the_signed_prekey_private_key_at_its_first_decrypt() {
+    let (mut alice, mut bob, mut rng) = pair(7);
+    let spk_private = [7u8 | 0x40; 32];
+    // Before any message the responder sends on its signed prekey: the key is still needed.
+    assert!(contains(&bob.to_bytes(), &spk_private));
+    let w = alice.encrypt(b"hi", &mut rng).unwrap();
+    bob.decrypt(&w).unwrap();
+    // Receive-only from here: the saved form holds the public key only.
+    let saved = bob.to_bytes();
+    assert!(!contains(&saved, &spk_private));
+    assert_eq!(saved[2], 0x02, "saved-session version");
+    let w = alice.encrypt(b"again", &mut rng).unwrap();
+    assert_eq!(bob.decrypt(&w).unwrap(), b"again");
+    assert!(!contains(&bob.to_bytes(), &spk_private));
+    // After the reply (a new ratchet key) and restore, the conversation continues.
+    let reply = bob.encrypt(b"hello", &mut rng).unwrap();
+    assert!(!contains(&bob.to_bytes(), &spk_private));
+    let mut bob = Session::from_bytes(&bob.to_bytes()).unwrap();
+    assert_eq!(alice.decrypt(&reply).unwrap(), b"hello");
+    let w = alice.encrypt(b"third", &mut rng).unwrap();
+    assert_eq!(bob.decrypt(&w).unwrap(), b"third");
+}
+
+#[test]
+fn version_1_saved_session_holding_the_prekey_private_key_is_upgraded_on_load() {
+    let (mut alice, mut bob, mut rng) = pair(8);
+    let spk_private = [8u8 | 0x40; 32];
+    let w = alice.encrypt(b"hi", &mut rng).unwrap();
+    bob.decrypt(&w).unwrap();
+    let current = bob.to_bytes();
+    // Version 1 wrote our ratchet private key where version 2 writes the public key (after
+    // magic, version, flags and the root key) even with the sending half deferred.
+    const KEY_AT: usize = 2 + 1 + 1 + 32;
+    assert_eq!(current[3] & 0x02, 0, "no sending chain");
+    let mut v1 = current.to_vec();
+    v1[2] = 0x01;
+    v1[KEY_AT..KEY_AT + 32].copy_from_slice(&spk_private);
+    let mut upgraded = Session::from_bytes(&v1).unwrap();
+    assert_eq!(*upgraded.to_bytes(), *current);
+    assert!(!contains(&upgraded.to_bytes(), &spk_private));
+    let w = alice.encrypt(b"after upgrade", &mut rng).unwrap();
+    assert_eq!(upgraded.decrypt(&w).unwrap(), b"after upgrade");
+    let reply = upgraded.encrypt(b"reply", &mut rng).unwrap();
+    assert_eq!(alice.decrypt(&reply).unwrap(), b"reply");
+}
+
+#[test]
+fn a_new_ratchet_key_before_we_answered_is_refused_without_key_derivation() {
+    let (mut alice, mut bob, mut rng) = pair(9);
+    let w = alice.encrypt(b"hi", &mut rng).unwrap();
+    bob.decrypt(&w).unwrap();
+    // A message under a ratchet key Bob never answered: Alice cannot have made it honestly.
+    let (mut mallory, _, _) = pair(10);
+    let forged = mallory.encrypt(b"forged", &mut rng).unwrap();
+    let before = bob.to_bytes();
+    assert_eq!(
+        bob.decrypt(&forged),
+        Err(DecryptError::UnexpectedRatchetKey)
+    );
+    assert_eq!(*bob.to_bytes(), *before);
+    let w = alice.encrypt(b"still fine", &mut rng).unwrap();
+    assert_eq!(bob.decrypt(&w).unwrap(), b"still fine");
+}

@@ -548,3 +548,79 @@ fn real_keys_for_a_never_seen_recipient_do_not_invent_it() {
     assert_eq!(r["code"], 1005, "{r}");
     node.finish();
 }
+
+#[test]
+fn a_replayed_pre_key_message_never_establishes_a_second_session() {
+    let mut node = Node::start(&["--seed", "3"]);
+    let first = node.req(
+        "alice",
+        json!({"type": "initiate_conversation", "recipient": "bob"}),
+    );
+    let m = node.send("alice", "bob", "once");
+    node.expect_text("bob", "alice", &m, "once");
+    // While its session is held, the copy goes to that session: a duplicate.
+    node.expect_error("bob", "alice", &m, 1003);
+    // Push the session out of the archive with newer sessions from Alice.
+    for i in 0..=40 {
+        node.req(
+            "alice",
+            json!({"type": "initiate_conversation", "recipient": "bob"}),
+        );
+        let w = node.send("alice", "bob", &format!("newer {i}"));
+        node.expect_text("bob", "alice", &w, &format!("newer {i}"));
+    }
+    let before = node.req("bob", json!({"type": "session_info", "peer": "alice"}));
+    assert_ne!(before["session_id"], first["session_id"]);
+    // Now the copy reaches the prekey store, whose replay record refuses it.
+    node.expect_error("bob", "alice", &m, 1010);
+    // Under another sender's name it is refused for its identity key.
+    node.req("carol", json!({"type": "get_bundle", "party": "carol"}));
+    node.expect_error("bob", "carol", &m, 1004);
+    let after = node.req("bob", json!({"type": "session_info", "peer": "alice"}));
+    assert_eq!(after, {
+        let mut same = before.clone();
+        same["in_reply_to"] = after["in_reply_to"].clone();
+        same
+    });
+    let reply = node.send("bob", "alice", "the real session carries on");
+    node.expect_text("alice", "bob", &reply, "the real session carries on");
+    node.finish();
+}
+
+#[test]
+fn a_party_rotates_its_prekeys_when_its_replay_record_fills() {
+    let mut node = Node::start(&["--seed", "4", "--replay-rotate-at", "2"]);
+    let ids = |node: &mut Node| {
+        let b = node.req("bob", json!({"type": "get_bundle", "party": "bob"}));
+        (
+            b["bundle"]["signed_prekey"]["id"].as_u64().unwrap(),
+            b["bundle"]["pq_prekey"]["id"].as_u64().unwrap(),
+        )
+    };
+    let old = ids(&mut node);
+    // Dave's first message is in flight, sent to the old keys.
+    node.req(
+        "dave",
+        json!({"type": "initiate_conversation", "recipient": "bob"}),
+    );
+    let in_flight = node.send("dave", "bob", "sent before the rotation");
+    for sender in ["alice", "carol"] {
+        node.req(
+            sender,
+            json!({"type": "initiate_conversation", "recipient": "bob"}),
+        );
+        let w = node.send(sender, "bob", "hello");
+        node.expect_text("bob", sender, &w, "hello");
+    }
+    // Two sessions on the old key set: Bob published new keys.
+    let new = ids(&mut node);
+    assert_eq!(new, (old.0 + 1, old.1 + 1));
+    node.expect_text("bob", "dave", &in_flight, "sent before the rotation");
+    node.req(
+        "erin",
+        json!({"type": "initiate_conversation", "recipient": "bob"}),
+    );
+    let w = node.send("erin", "bob", "to the new keys");
+    node.expect_text("bob", "erin", &w, "to the new keys");
+    node.finish();
+}

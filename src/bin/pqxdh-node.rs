@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 use pqxdh::kem::{Backend, KemType};
 use pqxdh::node::{Envelope, MAX_LINE_LEN, MAX_ONE_TIME_PREKEYS, Node, NodeConfig};
+use pqxdh::replay_record::{REPLAY_RECORD_CAPACITY, REPLAY_ROTATE_AT, ReplayLimits};
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +35,11 @@ struct Args {
     /// Reply framing: bare bodies until a Maelstrom `init` (auto), or always/never envelopes.
     #[arg(long, value_enum, default_value_t = EnvelopeArg::Auto)]
     envelope: EnvelopeArg,
+    /// Sessions a last-resort key set accepts before a party rotates to new prekeys (tests make
+    /// rotation happen early with a small value).
+    #[arg(long, hide = true, default_value_t = REPLAY_ROTATE_AT as u64,
+        value_parser = clap::value_parser!(u64).range(1..=REPLAY_ROTATE_AT as u64))]
+    replay_rotate_at: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -60,6 +66,10 @@ fn main() -> ExitCode {
         one_time_ec_prekeys: args.one_time_prekeys,
         one_time_pq_prekeys: args.one_time_pq_prekeys,
         seed: args.seed,
+        replay_limits: ReplayLimits {
+            capacity: REPLAY_RECORD_CAPACITY,
+            rotate_at: usize::try_from(args.replay_rotate_at).unwrap_or(REPLAY_ROTATE_AT),
+        },
         envelope: match args.envelope {
             EnvelopeArg::Auto => Envelope::Auto,
             EnvelopeArg::Always => Envelope::Always,

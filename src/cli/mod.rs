@@ -12,9 +12,10 @@ use zeroize::Zeroizing;
 
 use crate::armor::{self, ArmorReader, ArmorWriter};
 use crate::bundle::{BundleError, PreKeyBundle};
+use crate::clock::{Clock, DAY, SystemClock};
 use crate::files::{self, DEFAULT_SEGMENT_SIZE, EncryptOptions, FileError};
 use crate::identity::{self, IdentityKeyPair};
-use crate::identity_file::{self, IdentityFileError, KdfParams, Protection};
+use crate::identity_file::{self, IdentityFileError, KdfParams, MAX_IDENTITY_FILE_LEN, Protection};
 use crate::kem::{Backend, KemType};
 use crate::prekey_store::PreKeyStore;
 
@@ -22,8 +23,6 @@ use crate::prekey_store::PreKeyStore;
 pub const IDENTITY_SUFFIX: &str = ".identity";
 /// Suffix of published bundle files.
 pub const BUNDLE_SUFFIX: &str = ".bundle.json";
-/// Largest identity file read (a real one is about 5 KB).
-const MAX_IDENTITY_FILE_LEN: u64 = 64 * 1024;
 /// Inputs at least this large get a progress bar (when stderr is a terminal).
 const PROGRESS_THRESHOLD: u64 = 16 * 1024 * 1024;
 /// Buffer size of file readers and writers.
@@ -108,6 +107,57 @@ pub enum IdentityCommand {
     /// Create an identity with a signed prekey and a last-resort PQ prekey: writes NAME.identity
     /// (private, mode 0600) and NAME.bundle.json (public).
     New(IdentityNewArgs),
+    /// Make a new signed prekey and last-resort PQ prekey and publish them in a new bundle file.
+    /// The previous prekeys are kept, so files already encrypted to them still decrypt, until
+    /// `identity prune` deletes them.
+    Rotate(IdentityRotateArgs),
+    /// Delete prekeys retired by `identity rotate` at least DURATION ago. Files encrypted to them
+    /// no longer decrypt afterwards: that is what makes them unreadable to a later thief.
+    Prune(IdentityPruneArgs),
+}
+
+/// `pqxdh identity rotate`
+#[derive(Debug, Args)]
+pub struct IdentityRotateArgs {
+    /// The identity file (NAME.identity); NAME.bundle.json beside it is rewritten.
+    pub identity: PathBuf,
+    /// Passphrase of the identity file (kept for the rewritten file).
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+}
+
+/// `pqxdh identity prune`
+#[derive(Debug, Args)]
+pub struct IdentityPruneArgs {
+    /// The identity file (NAME.identity).
+    pub identity: PathBuf,
+    /// Delete prekeys retired at least this long ago: a number with a unit, `d` (days), `h`
+    /// (hours) or `s` (seconds), such as `30d`; `0s` deletes every retired prekey.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub older_than: u64,
+    /// Passphrase of the identity file (kept for the rewritten file).
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+}
+
+/// Parses `30d`, `12h` or `90s` into seconds.
+pub fn parse_duration(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{s:?}: give a unit: d, h or s (such as 30d)"))?;
+    let (number, unit) = s.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a number followed by d, h or s"))?;
+    let unit = match unit {
+        "d" => DAY,
+        "h" => 60 * 60,
+        "s" => 1,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (d, h or s)")),
+    };
+    n.checked_mul(unit)
+        .ok_or_else(|| format!("{s:?}: duration too long"))
 }
 
 /// Where a passphrase comes from (never from an argument).
@@ -126,7 +176,7 @@ pub struct PassphraseArgs {
 pub struct IdentityNewArgs {
     /// Name of the identity (letters, digits, '-', '_', '.').
     pub name: String,
-    /// Directory to write the files into.
+    /// Directory to write the files into (created, mode 0700, if missing).
     #[arg(long, default_value = ".")]
     pub dir: PathBuf,
     /// The KEM of the PQ prekey: ml-kem-1024 or kyber1024.
@@ -212,6 +262,8 @@ pub struct DemoArgs {
 pub fn run(command: FileCommand) -> Result<(), CliError> {
     match command {
         FileCommand::Identity(IdentityCommand::New(args)) => run_identity(&args),
+        FileCommand::Identity(IdentityCommand::Rotate(args)) => run_rotate(&args),
+        FileCommand::Identity(IdentityCommand::Prune(args)) => run_prune(&args),
         FileCommand::Bundle(BundleCommand::Show(args)) => run_bundle(&args),
         FileCommand::Encrypt(args) => run_encrypt(&args),
         FileCommand::Decrypt(args) => run_decrypt(&args),
@@ -307,6 +359,7 @@ fn write_new_file(path: &Path, bytes: &[u8], private: bool) -> Result<(), CliErr
 /// prekey (id 1), and writes NAME.identity (0600) and NAME.bundle.json. Refuses to overwrite.
 pub fn run_identity(args: &IdentityNewArgs) -> Result<(), CliError> {
     check_name(&args.name)?;
+    create_private_dir(&args.dir)?;
     let identity_path = args.dir.join(format!("{}{IDENTITY_SUFFIX}", args.name));
     let bundle_path = args.dir.join(format!("{}{BUNDLE_SUFFIX}", args.name));
     for path in [&identity_path, &bundle_path] {
@@ -360,32 +413,188 @@ pub fn run_identity(args: &IdentityNewArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Loads an identity file, asking for its passphrase only if it is protected.
-pub fn load_identity(path: &Path, passphrase: &PassphraseArgs) -> Result<PreKeyStore, CliError> {
+/// Creates `dir` (and its parents) with mode 0700 if it does not exist.
+fn create_private_dir(dir: &Path) -> Result<(), CliError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(io_err(dir))
+}
+
+/// An identity file's bytes, read into a buffer sized from the file's length (so that no
+/// reallocation leaves unwiped copies of its keys), and the passphrase that opened it.
+struct OpenedIdentity {
+    store: PreKeyStore,
+    passphrase: Option<Zeroizing<String>>,
+    kdf: Option<KdfParams>,
+}
+
+fn read_identity_bytes(path: &Path) -> Result<Zeroizing<Vec<u8>>, CliError> {
     let file = File::open(path).map_err(io_err(path))?;
-    let mut bytes = Zeroizing::new(Vec::new());
+    let len = file.metadata().map_err(io_err(path))?.len();
+    if len > MAX_IDENTITY_FILE_LEN {
+        return Err(CliError::IdentityFile {
+            path: path.display().to_string(),
+            source: IdentityFileError::Malformed("file too large"),
+        });
+    }
+    // One byte more than the length, so a file that grew while being read is seen whole and
+    // still without a reallocation up to that point; the take() bounds the read.
+    let capacity = usize::try_from(len).unwrap_or(0).saturating_add(1);
+    let mut bytes = Zeroizing::new(Vec::with_capacity(capacity));
     file.take(MAX_IDENTITY_FILE_LEN + 1)
         .read_to_end(&mut bytes)
         .map_err(io_err(path))?;
+    if bytes.len() as u64 > MAX_IDENTITY_FILE_LEN {
+        return Err(CliError::IdentityFile {
+            path: path.display().to_string(),
+            source: IdentityFileError::Malformed("file too large"),
+        });
+    }
+    Ok(bytes)
+}
+
+fn open_identity(path: &Path, passphrase: &PassphraseArgs) -> Result<OpenedIdentity, CliError> {
+    let bytes = read_identity_bytes(path)?;
     let wrap = |source| CliError::IdentityFile {
         path: path.display().to_string(),
         source,
     };
-    if bytes.len() as u64 > MAX_IDENTITY_FILE_LEN {
-        return Err(wrap(IdentityFileError::Malformed("file too large")));
-    }
-    let secret = if identity_file::is_protected(&bytes).map_err(wrap)? {
+    let given = passphrase.passphrase_env.is_some() || passphrase.passphrase_prompt;
+    let (secret, kdf) = if identity_file::is_protected(&bytes).map_err(wrap)? {
         let p = get_passphrase(passphrase, PassphrasePurpose::Open)?.ok_or_else(|| {
             CliError::Passphrase(format!(
                 "{} is passphrase-protected: use --passphrase-env VAR or --passphrase-prompt",
                 path.display()
             ))
         })?;
-        Some(p)
+        (Some(p), identity_file::kdf_params(&bytes).map_err(wrap)?)
+    } else if given {
+        return Err(wrap(IdentityFileError::UnexpectedPassphrase));
     } else {
-        None
+        (None, None)
     };
-    identity_file::decode(&bytes, secret.as_ref().map(|s| s.as_bytes())).map_err(wrap)
+    let store =
+        identity_file::decode(&bytes, secret.as_ref().map(|s| s.as_bytes())).map_err(wrap)?;
+    Ok(OpenedIdentity {
+        store,
+        passphrase: secret,
+        kdf,
+    })
+}
+
+/// Loads an identity file, asking for its passphrase only if it is protected. A passphrase
+/// option given for an unprotected file is an error rather than silently ignored.
+pub fn load_identity(path: &Path, passphrase: &PassphraseArgs) -> Result<PreKeyStore, CliError> {
+    open_identity(path, passphrase).map(|opened| opened.store)
+}
+
+/// Replaces `path` with `bytes` atomically: a new file beside it (mode 0600 when `private`),
+/// written and fsynced, renamed over `path`, then the directory fsynced. A crash leaves either
+/// the old file or the new one, never a mix.
+fn replace_file(path: &Path, bytes: &[u8], private: bool) -> Result<(), CliError> {
+    let mut temp = temp_beside(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = if private { 0o600 } else { 0o644 };
+        temp.as_file()
+            .set_permissions(fs::Permissions::from_mode(mode))
+            .map_err(io_err(temp.path()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    temp.write_all(bytes).map_err(io_err(path))?;
+    publish(temp, path)
+}
+
+/// Encodes `store` with the protection the file had (same passphrase and Argon2id costs).
+fn encode_like(opened: &OpenedIdentity, path: &Path) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    let protection = match &opened.passphrase {
+        Some(p) => Protection::Passphrase {
+            passphrase: p.as_bytes(),
+            params: opened.kdf.unwrap_or(KdfParams::DEFAULT),
+        },
+        None => Protection::None,
+    };
+    identity_file::encode(&opened.store, protection, &mut rand::rng()).map_err(|source| {
+        CliError::IdentityFile {
+            path: path.display().to_string(),
+            source,
+        }
+    })
+}
+
+/// NAME.bundle.json beside NAME.identity.
+fn bundle_path_of(identity: &Path) -> Result<PathBuf, CliError> {
+    let name = identity
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(IDENTITY_SUFFIX))
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "{}: an identity file's name ends in {IDENTITY_SUFFIX}",
+                identity.display()
+            ))
+        })?;
+    Ok(identity.with_file_name(format!("{name}{BUNDLE_SUFFIX}")))
+}
+
+/// `pqxdh identity rotate IDENTITY`: new current prekeys; the identity file and its bundle file
+/// are each replaced atomically (identity first, so a crash between them leaves a bundle of keys
+/// the identity still holds).
+pub fn run_rotate(args: &IdentityRotateArgs) -> Result<(), CliError> {
+    let bundle_path = bundle_path_of(&args.identity)?;
+    let mut opened = open_identity(&args.identity, &args.passphrase)?;
+    let now = SystemClock.now();
+    let before: Vec<_> = opened.store.signed_prekeys().map(|k| k.id()).collect();
+    opened
+        .store
+        .rotate(now, &mut rand::rng())
+        .map_err(|e| CliError::Usage(format!("rotation failed: {e}")))?;
+    let bundle = opened
+        .store
+        .default_bundle()
+        .map_err(|e| CliError::Usage(format!("bundle: {e}")))?;
+    let bytes = encode_like(&opened, &args.identity)?;
+    replace_file(&args.identity, &bytes, true)?;
+    let mut json = bundle.to_json();
+    json.push('\n');
+    replace_file(&bundle_path, json.as_bytes(), false)?;
+    println!(
+        "rotated: signed prekey id {}, PQ prekey id {} are now published",
+        bundle.signed_prekey.id, bundle.pq_prekey.id
+    );
+    println!("  bundle:  {}", bundle_path.display());
+    println!(
+        "  kept:    {} retired signed prekey(s) and their PQ prekeys, so files already \
+         encrypted to them still decrypt; delete them with `pqxdh identity prune --older-than 30d`",
+        before.len()
+    );
+    Ok(())
+}
+
+/// `pqxdh identity prune IDENTITY --older-than DURATION`.
+pub fn run_prune(args: &IdentityPruneArgs) -> Result<(), CliError> {
+    let mut opened = open_identity(&args.identity, &args.passphrase)?;
+    let deleted = opened.store.prune(SystemClock.now(), args.older_than);
+    if deleted == 0 {
+        println!("nothing to prune: no prekey was retired that long ago");
+        return Ok(());
+    }
+    let bytes = encode_like(&opened, &args.identity)?;
+    replace_file(&args.identity, &bytes, true)?;
+    println!(
+        "pruned {deleted} retired prekey(s); files encrypted to them can no longer be decrypted"
+    );
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ use crate::pqxdh::HandshakeError;
 use crate::prekey::{OneTimePreKey, PqPreKey, PqPreKeyKind, PreKeyId};
 use crate::prekey_store::{PreKeyStore, RETIRED_PREKEY_RETENTION};
 use crate::ratchet::{DecryptError, Session};
-use crate::replay_record::ReplayError;
+use crate::replay_record::{ReplayError, ReplayLimits};
 use crate::session_id::SessionId;
 pub use directory::{Directory, Published};
 pub use error::{ErrorCode, NodeError};
@@ -94,6 +94,8 @@ pub struct NodeConfig {
     pub one_time_pq_prekeys: u32,
     /// Seed for a deterministic run; `None` draws from the operating system.
     pub seed: Option<u64>,
+    /// Replay-record limits of each party's prekey store (when to rotate, when to refuse).
+    pub replay_limits: ReplayLimits,
     /// Reply framing.
     pub envelope: Envelope,
 }
@@ -106,6 +108,7 @@ impl Default for NodeConfig {
             one_time_ec_prekeys: 0,
             one_time_pq_prekeys: 0,
             seed: None,
+            replay_limits: ReplayLimits::default(),
             envelope: Envelope::Auto,
         }
     }
@@ -394,6 +397,7 @@ impl Node {
         let now = self.config.now();
         let mut store =
             PreKeyStore::generate_at(identity.clone(), kem, now, rng).map_err(internal)?;
+        store.set_replay_limits(self.config.replay_limits);
         for i in 0..self.config.one_time_ec_prekeys {
             store.add_one_time_prekey(OneTimePreKey::generate(FIRST_ONE_TIME_EC_ID + i, rng));
         }
