@@ -6,6 +6,7 @@ use rand_core::CryptoRng;
 use crate::bundle::PreKeyBundle;
 use crate::identity::IdentityKeyPair;
 use crate::kem::{Backend, KemType};
+use crate::keys::PublicKey;
 use crate::pqxdh::{self, HandshakeError, InitialHeader};
 use crate::prekey_store::PreKeyStore;
 use crate::ratchet::{DecryptError, EncryptError, Session, WireMessage};
@@ -42,7 +43,7 @@ pub struct Established {
     pub session: Session,
     /// The transcript-derived session id.
     pub session_id: SessionId,
-    /// The PQXDH root key (the node reports it; a real client never should).
+    /// The handshake's root key (the node reports it; a real client never should).
     pub handshake_root_key: RootKey,
     /// The KEM used, `None` for classical X3DH.
     pub kem: Option<KemType>,
@@ -60,13 +61,34 @@ pub fn initiate<R: CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<Established, EstablishError> {
     let init = pqxdh::initiate(identity, bundle, backend, rng)?;
+    start_initiator(init, bundle.signed_prekey.key, rng)
+}
+
+/// The initiator over a responder known only by its identity key and a signed prekey whose
+/// signature is unknown: classical X3DH ([`pqxdh::initiate_x3dh_unsigned`]; the caller must say
+/// the session is neither post-quantum nor checked), then a session as [`initiate`] starts one.
+pub fn initiate_x3dh_unsigned<R: CryptoRng + ?Sized>(
+    identity: &IdentityKeyPair,
+    responder: &pqxdh::UnsignedResponder,
+    rng: &mut R,
+) -> Result<Established, EstablishError> {
+    let init = pqxdh::initiate_x3dh_unsigned(identity, responder, rng)?;
+    start_initiator(init, responder.signed_prekey, rng)
+}
+
+/// The initiator's session from a finished handshake with the responder's signed prekey.
+fn start_initiator<R: CryptoRng + ?Sized>(
+    init: pqxdh::Initiation,
+    their_signed_prekey: PublicKey,
+    rng: &mut R,
+) -> Result<Established, EstablishError> {
     let kem = init.header.pq.as_ref().map(|p| p.ciphertext.kem());
     let handshake_root_key = init.keys.root_key.clone();
     let session_id = init.keys.session_id;
     let session = Session::new_initiator(
         init.keys.root_key,
         init.keys.chain_key,
-        bundle.signed_prekey.key,
+        their_signed_prekey,
         init.keys.associated_data,
         init.header.to_bytes(),
         rng,

@@ -415,36 +415,93 @@ pub fn initiate_x3dh<R: CryptoRng + ?Sized>(
     finish_initiation(identity, bundle, EphemeralKeyPair::generate(rng), None)
 }
 
+/// A responder known only by its identity key and a signed prekey whose signature is unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnsignedResponder {
+    /// `IK_B`.
+    pub identity_key: PublicKey,
+    /// `SPK_B`, unverified.
+    pub signed_prekey: PublicKey,
+    /// The id the initial-message header names for `SPK_B`.
+    pub signed_prekey_id: PreKeyId,
+}
+
+/// Classical X3DH initiator over a responder's identity key and signed prekey alone, for a
+/// party known only by those two keys: no signature exists to check (the caller must say so),
+/// no KEM is used and no one-time prekey.
+pub fn initiate_x3dh_unsigned<R: CryptoRng + ?Sized>(
+    identity: &IdentityKeyPair,
+    responder: &UnsignedResponder,
+    rng: &mut R,
+) -> Result<Initiation, HandshakeError> {
+    finish_with(
+        identity,
+        Responder {
+            identity_key: &responder.identity_key,
+            signed_prekey: (responder.signed_prekey_id, &responder.signed_prekey),
+            one_time_prekey: None,
+        },
+        EphemeralKeyPair::generate(rng),
+        None,
+    )
+}
+
+/// The responder's public keys an initiation uses.
+struct Responder<'a> {
+    identity_key: &'a PublicKey,
+    signed_prekey: (PreKeyId, &'a PublicKey),
+    one_time_prekey: Option<(PreKeyId, &'a PublicKey)>,
+}
+
 fn finish_initiation(
     identity: &IdentityKeyPair,
     bundle: &PreKeyBundle,
     ephemeral: EphemeralKeyPair,
     kem: Option<(KemCiphertext, KemSharedSecret)>,
 ) -> Result<Initiation, HandshakeError> {
+    finish_with(
+        identity,
+        Responder {
+            identity_key: &bundle.identity_key,
+            signed_prekey: (bundle.signed_prekey.id, &bundle.signed_prekey.key),
+            one_time_prekey: bundle.one_time_prekey.as_ref().map(|o| (o.id, &o.key)),
+        },
+        ephemeral,
+        kem.map(|(ct, ss)| (bundle.pq_prekey.id, ct, ss)),
+    )
+}
+
+fn finish_with(
+    identity: &IdentityKeyPair,
+    responder: Responder<'_>,
+    ephemeral: EphemeralKeyPair,
+    kem: Option<(PreKeyId, KemCiphertext, KemSharedSecret)>,
+) -> Result<Initiation, HandshakeError> {
     let protocol = if kem.is_some() {
         Protocol::Pqxdh
     } else {
         Protocol::X3dh
     };
+    let (signed_prekey_id, signed_prekey) = responder.signed_prekey;
     let (root_key, chain_key) = initiator_keys(
         identity.key_pair(),
         ephemeral.key_pair(),
-        &bundle.identity_key,
-        &bundle.signed_prekey.key,
-        bundle.one_time_prekey.as_ref().map(|o| &o.key),
-        kem.as_ref().map(|(_, ss)| ss),
+        responder.identity_key,
+        signed_prekey,
+        responder.one_time_prekey.map(|(_, key)| key),
+        kem.as_ref().map(|(_, _, ss)| ss),
         protocol.info(),
     )?;
     let ephemeral_key = *ephemeral.public_key();
     // EK_A's private key is wiped here, as PQXDH section 3.3 asks.
     drop(ephemeral);
-    let pq = kem.map(|(ciphertext, _shared_secret)| PqHeader {
-        prekey_id: bundle.pq_prekey.id,
+    let pq = kem.map(|(prekey_id, ciphertext, _shared_secret)| PqHeader {
+        prekey_id,
         ciphertext,
     });
     let session_id = SessionId::derive(
         identity.public_key(),
-        &bundle.identity_key,
+        responder.identity_key,
         &ephemeral_key,
         pq.as_ref().map(|p| &p.ciphertext),
     );
@@ -452,14 +509,14 @@ fn finish_initiation(
         keys: SharedKeys {
             root_key,
             chain_key,
-            associated_data: associated_data(identity.public_key(), &bundle.identity_key),
+            associated_data: associated_data(identity.public_key(), responder.identity_key),
             session_id,
         },
         header: InitialHeader {
             identity_key: *identity.public_key(),
             ephemeral_key,
-            signed_prekey_id: bundle.signed_prekey.id,
-            one_time_prekey_id: bundle.one_time_prekey.map(|o| o.id),
+            signed_prekey_id,
+            one_time_prekey_id: responder.one_time_prekey.map(|(id, _)| id),
             pq,
         },
     })
@@ -533,4 +590,74 @@ fn decapsulate(
         });
     }
     Ok(secret.decapsulate(ciphertext, backend)?)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::ChaCha20Rng;
+
+    #[test]
+    fn x3dh_over_unsigned_keys_agrees_with_the_x3dh_responder() {
+        let mut rng = ChaCha20Rng::seed_from_u64(11);
+        let alice = IdentityKeyPair::generate(&mut rng);
+        let bob = IdentityKeyPair::generate(&mut rng);
+        let store = PreKeyStore::generate(bob, KemType::MlKem1024, &mut rng).unwrap();
+        let spk = store.current_signed_prekey().unwrap();
+        let responder = UnsignedResponder {
+            identity_key: *store.identity().public_key(),
+            signed_prekey: *spk.key_pair().public_key(),
+            signed_prekey_id: spk.id(),
+        };
+        let init = initiate_x3dh_unsigned(&alice, &responder, &mut rng).unwrap();
+        assert_eq!(init.header.pq, None);
+        assert_eq!(init.header.one_time_prekey_id, None);
+        assert_eq!(init.header.protocol(), Protocol::X3dh);
+        let header = InitialHeader::from_bytes(&init.header.to_bytes()).unwrap();
+        assert_eq!(
+            respond(&store, &header, Backend::Libcrux, true).unwrap_err(),
+            HandshakeError::MissingKemCiphertext
+        );
+        let bob_keys = respond(&store, &header, Backend::Libcrux, false).unwrap();
+        assert_eq!(bob_keys.root_key, init.keys.root_key);
+        assert_eq!(bob_keys.chain_key, init.keys.chain_key);
+        assert_eq!(bob_keys.associated_data, init.keys.associated_data);
+        assert_eq!(bob_keys.session_id, init.keys.session_id);
+
+        // The same keys as the bundle-based X3DH initiator with the same ephemeral key.
+        let bundle = store.default_bundle().unwrap();
+        let via_bundle =
+            finish_initiation(&alice, &bundle, EphemeralKeyPair::generate(&mut rng), None).unwrap();
+        let (root, _) = initiator_keys(
+            alice.key_pair(),
+            // Not the same ephemeral: only the shape of the header is compared here.
+            &KeyPair::generate(&mut rng),
+            &bundle.identity_key,
+            &bundle.signed_prekey.key,
+            None,
+            None,
+            X3DH_INFO,
+        )
+        .unwrap();
+        assert_ne!(root, via_bundle.keys.root_key);
+        assert_eq!(via_bundle.header.signed_prekey_id, header.signed_prekey_id);
+        assert_eq!(via_bundle.header.pq, None);
+    }
+
+    #[test]
+    fn x3dh_over_a_small_order_signed_prekey_fails() {
+        let mut rng = ChaCha20Rng::seed_from_u64(12);
+        let alice = IdentityKeyPair::generate(&mut rng);
+        let bob = IdentityKeyPair::generate(&mut rng);
+        let zero = PublicKey::from_slice(&[0u8; 32]).unwrap();
+        let responder = UnsignedResponder {
+            identity_key: *bob.public_key(),
+            signed_prekey: zero,
+            signed_prekey_id: 1,
+        };
+        let r = initiate_x3dh_unsigned(&alice, &responder, &mut rng);
+        assert!(matches!(r, Err(HandshakeError::Key(_))), "{r:?}");
+    }
 }

@@ -88,6 +88,35 @@ impl Node {
         assert_eq!(r["code"], code, "{r}");
     }
 
+    /// `src` starts a session with `recipient`, giving `keys` as `bob_public_key`.
+    fn initiate_with(&mut self, src: &str, recipient: &str, keys: Value) -> Value {
+        self.req(
+            src,
+            json!({"type": "initiate_conversation", "recipient": recipient, "bob_public_key": keys}),
+        )
+    }
+
+    /// `src` starts a session with the outsider `recipient` through placeholders (the keys the
+    /// directory lists for it) and sends `text`, which `outsider` decrypts.
+    fn reach_through_placeholders(
+        &mut self,
+        src: &str,
+        recipient: &str,
+        outsider: &mut Outsider,
+        require_pq: bool,
+        text: &str,
+    ) -> Value {
+        let r = self.initiate_with(
+            src,
+            recipient,
+            json!({"identity_key": "IK", "signed_pre_key": "SPK"}),
+        );
+        assert_eq!(r["type"], "conversation_initiated", "{r}");
+        let m = self.send(src, recipient, text);
+        assert_eq!(outsider.decrypt(&m, require_pq).unwrap(), text.as_bytes());
+        m
+    }
+
     fn finish(mut self) {
         drop(self.stdin.take());
         let mut rest = String::new();
@@ -108,21 +137,36 @@ fn task_sample_cases_pass_the_published_checker() {
     assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
 }
 
-#[test]
-fn sample_reply_lines_have_the_exact_form() {
-    let mut node = Node::start(&[]);
-    let line = node.raw(r#"{"src": "alice", "dest": "e2ee", "body": {"type": "initiate_conversation", "msg_id": 1, "recipient": "bob", "bob_public_key": {"identity_key": "IK", "signed_pre_key": "SPK"}}}"#);
-    let reply: Value = serde_json::from_str(&line).unwrap();
-    let keys: Vec<&str> = reply
+/// The keys of a reply object, in order.
+fn keys_of(reply: &Value) -> Vec<&str> {
+    reply
         .as_object()
         .unwrap()
         .keys()
         .map(String::as_str)
-        .collect();
-    assert_eq!(keys, ["type", "in_reply_to", "session_id", "root_key"]);
+        .collect()
+}
+
+/// Checks that `line` is a `conversation_initiated` reply to message 1 in the task's exact form,
+/// and returns it parsed.
+fn initiated_reply(line: &str) -> Value {
     assert!(
-        line.starts_with(r#"{"type": "conversation_initiated", "in_reply_to": 1, "session_id": ""#)
+        line.starts_with(r#"{"type": "conversation_initiated", "in_reply_to": 1, "session_id": ""#),
+        "{line}"
     );
+    let reply: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(
+        keys_of(&reply),
+        ["type", "in_reply_to", "session_id", "root_key"]
+    );
+    reply
+}
+
+#[test]
+fn sample_reply_lines_have_the_exact_form() {
+    let mut node = Node::start(&[]);
+    let line = node.raw(r#"{"src": "alice", "dest": "e2ee", "body": {"type": "initiate_conversation", "msg_id": 1, "recipient": "bob", "bob_public_key": {"identity_key": "IK", "signed_pre_key": "SPK"}}}"#);
+    let reply = initiated_reply(&line);
     let id = reply["session_id"].as_str().unwrap();
     assert_eq!(uuid::Uuid::parse_str(id).unwrap().get_version_num(), 8);
     assert_eq!(
@@ -240,6 +284,25 @@ fn a_new_session_keeps_messages_in_flight_decryptable() {
         "the newest accepted session is current"
     );
     assert_eq!(info["archived_sessions"], 1);
+    assert_eq!(
+        (
+            &info["role"],
+            &info["protocol"],
+            &info["signed_prekey_verified"]
+        ),
+        (&json!("responder"), &json!("pqxdh"), &Value::Null),
+        "a responder's signed prekey is its own: {info}"
+    );
+    let info = node.req("alice", json!({"type": "session_info", "peer": "bob"}));
+    assert_eq!(
+        (
+            &info["role"],
+            &info["protocol"],
+            &info["signed_prekey_verified"]
+        ),
+        (&json!("initiator"), &json!("pqxdh"), &json!(true)),
+        "{info}"
+    );
     node.finish();
 }
 
@@ -530,22 +593,261 @@ fn one_time_prekey_counts_are_bounded() {
     }
 }
 
+/// A party outside the node: its own prekey store, and the node's messages to it decrypted here.
+struct Outsider {
+    store: pqxdh::PreKeyStore,
+    session: Option<pqxdh::Session>,
+}
+
+impl Outsider {
+    fn new(seed: u64) -> Self {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::ChaCha20Rng::seed_from_u64(seed);
+        let identity = pqxdh::IdentityKeyPair::generate(&mut rng);
+        let store =
+            pqxdh::PreKeyStore::generate(identity, pqxdh::KemType::MlKem1024, &mut rng).unwrap();
+        Self {
+            store,
+            session: None,
+        }
+    }
+
+    fn identity_key(&self) -> Vec<u8> {
+        self.store.identity().public_key().encode().to_vec()
+    }
+
+    fn signed_prekey(&self) -> Vec<u8> {
+        self.store
+            .current_signed_prekey()
+            .unwrap()
+            .key_pair()
+            .public_key()
+            .encode()
+            .to_vec()
+    }
+
+    /// Decrypts a message the node sent, running the responder's handshake on its first one
+    /// (`require_pq` false accepts classical X3DH).
+    fn decrypt(&mut self, message: &Value, require_pq: bool) -> Result<Vec<u8>, String> {
+        let mut wire = base64_decode(message["ciphertext"].as_str().unwrap());
+        wire.extend(hex::decode(message["auth_tag"].as_str().unwrap()).unwrap());
+        if self.session.is_none() {
+            let header = pqxdh::establish::prekey_header(&wire)
+                .map_err(|e| e.to_string())?
+                .ok_or("not a pre-key message")?;
+            let keys =
+                pqxdh::pqxdh::respond(&self.store, &header, pqxdh::Backend::Libcrux, require_pq)
+                    .map_err(|e| e.to_string())?;
+            let signed = self
+                .store
+                .signed_prekey(header.signed_prekey_id)
+                .unwrap()
+                .key_pair()
+                .clone();
+            self.session = Some(pqxdh::Session::new_responder(
+                keys.root_key,
+                keys.chain_key,
+                signed,
+                keys.associated_data,
+            ));
+        }
+        self.session
+            .as_mut()
+            .unwrap()
+            .decrypt(&wire)
+            .map_err(|e| e.to_string())
+    }
+}
+
 #[test]
-fn real_keys_for_a_never_seen_recipient_do_not_invent_it() {
+fn real_keys_for_a_never_seen_recipient_are_its_published_keys_over_x3dh() {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    let mut dave = Outsider::new(41);
     let mut node = Node::start(&[]);
-    let key = hex::encode([0x42u8; 32]);
-    for given in [
-        json!({"identity_key": key, "signed_pre_key": key}),
-        json!({"identity_key": key, "signed_pre_key": "SPK"}),
+    // The exact request of the task, with Dave's real keys in base64 and hex.
+    let line = format!(
+        r#"{{"src": "alice", "dest": "e2ee", "body": {{"type": "initiate_conversation", "msg_id": 1, "recipient": "dave", "bob_public_key": {{"identity_key": "{}", "signed_pre_key": "{}"}}}}}}"#,
+        STANDARD.encode(&dave.identity_key()[1..]),
+        hex::encode(dave.signed_prekey()),
+    );
+    let reply = initiated_reply(&node.raw(&line));
+    assert_eq!(
+        hex::decode(reply["root_key"].as_str().unwrap())
+            .unwrap()
+            .len(),
+        32
+    );
+    let info = node.req("alice", json!({"type": "session_info", "peer": "dave"}));
+    assert_eq!(
+        keys_of(&info),
+        [
+            "type",
+            "in_reply_to",
+            "peer",
+            "session_id",
+            "kem",
+            "protocol",
+            "signed_prekey_verified",
+            "role",
+            "messages_sent",
+            "messages_received",
+            "our_ratchet_key",
+            "their_ratchet_key",
+            "sending_counter",
+            "previous_counter",
+            "receiving_counter",
+            "receiving_chains",
+            "skipped_message_keys",
+            "sends_prekey_messages",
+            "archived_sessions",
+        ]
+    );
+    assert_eq!(info["role"], "initiator", "{info}");
+    assert_eq!(info["protocol"], "x3dh", "{info}");
+    assert_eq!(info["signed_prekey_verified"], false, "{info}");
+    assert_eq!(info["kem"], Value::Null, "{info}");
+    assert_eq!(info["session_id"], reply["session_id"], "{info}");
+
+    // Dave, outside the node, decrypts every message with his own private keys.
+    for text in ["Secret message", "second"] {
+        let m = node.send("alice", "dave", text);
+        assert_eq!(dave.decrypt(&m, false).unwrap(), text.as_bytes());
+    }
+
+    // The directory lists what was given, marked incomplete; the node holds no key of Dave's.
+    let bundle = node.req("alice", json!({"type": "get_bundle", "party": "dave"}));
+    assert_eq!(bundle["complete"], false, "{bundle}");
+    assert_eq!(bundle["external"], true, "{bundle}");
+    assert_eq!(bundle["kem"], Value::Null, "{bundle}");
+    assert_eq!(
+        bundle["bundle"]["identity_key"],
+        hex::encode(dave.identity_key()),
+        "{bundle}"
+    );
+    assert_eq!(
+        bundle["bundle"]["signed_prekey"]["key"],
+        hex::encode(dave.signed_prekey()),
+        "{bundle}"
+    );
+    for body in [
+        json!({"type": "send_message", "recipient": "alice", "plaintext": "x"}),
+        json!({"type": "initiate_conversation", "recipient": "alice"}),
+        json!({"type": "session_info", "peer": "alice"}),
+        json!({"type": "get_bundle", "party": "dave"}),
+        json!({"type": "receive_message", "sender": "alice",
+            "encrypted_message": {"ciphertext": "AAAA", "auth_tag": "00"}}),
     ] {
-        let r = node.req(
-            "alice",
-            json!({"type": "initiate_conversation", "recipient": "dave", "bob_public_key": given}),
+        let r = node.req("dave", body);
+        assert_eq!(r["code"], 1012, "{r}");
+        assert!(
+            r["text"].as_str().unwrap().contains("external party"),
+            "{r}"
         );
-        assert_eq!(r["code"], 1000, "{r}");
+    }
+
+    // Dave is known now: his keys are checked like any party's, placeholders stand for them.
+    let other = Outsider::new(42);
+    let r = node.initiate_with(
+        "alice",
+        "dave",
+        json!({"identity_key": hex::encode(other.identity_key()), "signed_pre_key": "SPK"}),
+    );
+    assert_eq!(r["code"], 1004, "{r}");
+    let r = node.initiate_with(
+        "alice",
+        "dave",
+        json!({"identity_key": "IK", "signed_pre_key": hex::encode(other.signed_prekey())}),
+    );
+    assert_eq!(r["code"], 1004, "{r}");
+    let m = node.reach_through_placeholders(
+        "carol",
+        "dave",
+        &mut Outsider::new(41),
+        false,
+        "from carol",
+    );
+    // The X3DH header is refused where PQXDH is required: it is no PQXDH handshake.
+    let mut strict = Outsider::new(41);
+    assert!(strict.decrypt(&m, true).unwrap_err().contains("KEM"));
+    node.finish();
+}
+
+#[test]
+fn a_complete_bundle_for_a_never_seen_recipient_runs_pqxdh() {
+    let mut erin = Outsider::new(43);
+    let given = erin.store.default_bundle().unwrap().to_json_value();
+    let mut node = Node::start(&[]);
+    let r = node.initiate_with("alice", "erin", given.clone());
+    assert_eq!(r["type"], "conversation_initiated", "{r}");
+    let info = node.req("alice", json!({"type": "session_info", "peer": "erin"}));
+    assert_eq!(info["protocol"], "pqxdh", "{info}");
+    assert_eq!(info["signed_prekey_verified"], true, "{info}");
+    assert_eq!(info["kem"], "ml-kem-1024", "{info}");
+    let m = node.send("alice", "erin", "post-quantum");
+    assert_eq!(erin.decrypt(&m, true).unwrap(), b"post-quantum");
+    let bundle = node.req("bob", json!({"type": "get_bundle", "party": "erin"}));
+    assert_eq!(
+        (&bundle["complete"], &bundle["external"]),
+        (&json!(true), &json!(true)),
+        "{bundle}"
+    );
+    assert_eq!(bundle["bundle"]["identity_key"], given["identity_key"]);
+    let r = node.req("erin", json!({"type": "get_bundle", "party": "alice"}));
+    assert_eq!(r["code"], 1012, "{r}");
+    // Later sessions use the listed bundle.
+    node.reach_through_placeholders("bob", "erin", &mut Outsider::new(43), true, "again");
+    node.finish();
+}
+
+#[test]
+fn one_real_key_for_a_never_seen_recipient_is_refused() {
+    let dave = Outsider::new(44);
+    let ik = hex::encode(dave.identity_key());
+    let mut node = Node::start(&[]);
+    for given in [
+        json!({"identity_key": ik, "signed_pre_key": "SPK"}),
+        json!({"identity_key": "IK", "signed_pre_key": ik}),
+        json!({"identity_key": ik}),
+    ] {
+        let r = node.initiate_with("alice", "dave", given.clone());
+        assert_eq!(r["code"], 1000, "{given}: {r}");
     }
     let r = node.req("alice", json!({"type": "session_info", "peer": "dave"}));
     assert_eq!(r["code"], 1005, "{r}");
+    // Placeholders for a never-seen recipient still create it, with keys of its own.
+    let r = node.initiate_with(
+        "alice",
+        "dave",
+        json!({"identity_key": "IK", "signed_pre_key": "SPK"}),
+    );
+    assert_eq!(r["type"], "conversation_initiated", "{r}");
+    let bundle = node.req("alice", json!({"type": "get_bundle", "party": "dave"}));
+    assert_eq!(
+        (&bundle["complete"], &bundle["external"]),
+        (&json!(true), &json!(false)),
+        "{bundle}"
+    );
+    assert_ne!(bundle["bundle"]["identity_key"], ik);
+    let info = node.req("alice", json!({"type": "session_info", "peer": "dave"}));
+    assert_eq!(info["protocol"], "pqxdh", "{info}");
+    node.finish();
+}
+
+#[test]
+fn a_known_partys_substituted_signed_prekey_is_refused() {
+    let mut node = Node::start(&[]);
+    let bob = node.req("bob", json!({"type": "get_bundle", "party": "bob"}));
+    let ik = bob["bundle"]["identity_key"].as_str().unwrap().to_owned();
+    let forged = hex::encode(Outsider::new(45).signed_prekey());
+    let r = node.initiate_with(
+        "alice",
+        "bob",
+        json!({"identity_key": ik, "signed_pre_key": forged}),
+    );
+    assert_eq!(r["code"], 1004, "{r}");
+    let r = node.req("alice", json!({"type": "session_info", "peer": "bob"}));
+    assert_eq!(r["code"], 1005, "no session was made: {r}");
     node.finish();
 }
 
@@ -585,6 +887,36 @@ fn a_replayed_pre_key_message_never_establishes_a_second_session() {
     let reply = node.send("bob", "alice", "the real session carries on");
     node.expect_text("alice", "bob", &reply, "the real session carries on");
     node.finish();
+}
+
+#[test]
+fn the_x3dh_fallback_is_logged_to_stderr() {
+    let dave = Outsider::new(46);
+    let input = format!(
+        "{}\n",
+        json!({"src": "alice", "dest": "e2ee", "body": {"type": "initiate_conversation", "msg_id": 1,
+        "recipient": "dave", "bob_public_key": {"identity_key": hex::encode(dave.identity_key()),
+        "signed_pre_key": hex::encode(dave.signed_prekey())}}})
+    );
+    let mut child = Command::new(NODE)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("conversation_initiated"), "{stdout}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("classical X3DH"), "{stderr}");
+    assert!(stderr.contains("unverified"), "{stderr}");
 }
 
 #[test]

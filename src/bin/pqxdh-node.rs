@@ -105,6 +105,9 @@ fn main() -> ExitCode {
                 Err(_) => node.reject_line("request line is not valid UTF-8"),
             }
         };
+        for line in node.take_log() {
+            eprintln!("pqxdh-node: {line}");
+        }
         if writeln!(output, "{reply}")
             .and_then(|()| output.flush())
             .is_err()

@@ -34,6 +34,8 @@ pub enum ErrorCode {
     Replay,
     /// 1011: a node limit is reached (parties, peers of a party, sessions, one-time prekeys).
     LimitReached,
+    /// 1012: the request's `src` is an external party, whose private keys the node does not hold.
+    ExternalParty,
 }
 
 impl ErrorCode {
@@ -54,6 +56,7 @@ impl ErrorCode {
             Self::NotAllowed => 1009,
             Self::Replay => 1010,
             Self::LimitReached => 1011,
+            Self::ExternalParty => 1012,
         }
     }
 }

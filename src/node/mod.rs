@@ -22,13 +22,13 @@ use crate::establish::{self, EstablishError, Established};
 use crate::identity::IdentityKeyPair;
 use crate::kem::{Backend, KemType};
 use crate::keys::PublicKey;
-use crate::pqxdh::HandshakeError;
+use crate::pqxdh::{self, HandshakeError, Protocol};
 use crate::prekey::{OneTimePreKey, PqPreKey, PqPreKeyKind, PreKeyId};
 use crate::prekey_store::{PreKeyStore, RETIRED_PREKEY_RETENTION};
 use crate::ratchet::{DecryptError, Session};
 use crate::replay_record::{ReplayError, ReplayLimits};
 use crate::session_id::SessionId;
-pub use directory::{Directory, Published};
+pub use directory::{Directory, Published, UnsignedKeys};
 pub use error::{ErrorCode, NodeError};
 
 /// Longest request line accepted, in bytes: room for a 1 MiB plaintext even if every byte needs
@@ -60,6 +60,16 @@ pub const MAX_SESSIONS: usize = 100_000;
 /// Most one-time prekeys of each kind a new party publishes: ids stay far below
 /// `PreKeyId::MAX`, and generating them (a KEM key pair each) stays under a second.
 pub const MAX_ONE_TIME_PREKEYS: u32 = 1_000;
+
+/// Most external parties (recipients known only by the keys a request gave) the directory lists.
+pub const MAX_EXTERNAL_PARTIES: usize = 10_000;
+
+/// Signed prekey id named in the header of a classical X3DH handshake with an external party
+/// given only as keys (no id was given; the node's own parties use id 1 too).
+pub const EXTERNAL_SIGNED_PREKEY_ID: PreKeyId = 1;
+
+/// Most log lines kept until [`Node::take_log`] collects them (older ones are dropped).
+pub const MAX_LOG_LINES: usize = 64;
 
 /// Length of the AES-GCM tag at the end of every wire message.
 const TAG_LEN: usize = 16;
@@ -125,6 +135,10 @@ struct SessionEntry {
     id: SessionId,
     session: Session,
     kem: Option<KemType>,
+    protocol: Protocol,
+    /// Whether the peer's signed prekey signature was checked (`None` for the responder, whose
+    /// own signed prekey it is).
+    signed_prekey_verified: Option<bool>,
     role: Role,
     sent: u64,
     received: u64,
@@ -222,6 +236,53 @@ pub struct Node {
     sessions: usize,
     /// Full decrypt attempts made on archived sessions (for the bounded-work test).
     archived_attempts: u64,
+    /// Log lines not yet collected by [`Node::take_log`].
+    log: VecDeque<String>,
+}
+
+/// The recipient's public keys a new session is made from.
+enum PeerKeys {
+    /// A bundle with signatures and a PQ prekey: PQXDH.
+    Bundle(PreKeyBundle),
+    /// Only an identity key and an unsigned signed prekey: classical X3DH.
+    Unsigned(UnsignedKeys),
+}
+
+/// The key fields of a `bob_public_key` object: each a key, or `None` if absent or a placeholder.
+#[derive(Default)]
+struct GivenKeys {
+    identity_key: Option<PublicKey>,
+    signed_prekey: Option<PublicKey>,
+}
+
+impl GivenKeys {
+    /// Reads the key fields under their accepted names; a name's value must be a string, and two
+    /// names of one key must not give different keys.
+    fn parse(fields: &Map<String, Value>) -> Result<Self, NodeError> {
+        let mut given = Self::default();
+        for (name, value) in fields {
+            let slot = match name.as_str() {
+                "identity_key" | "identity" | "ik" | "IK" => &mut given.identity_key,
+                "signed_pre_key" | "signed_prekey" | "spk" | "SPK" => &mut given.signed_prekey,
+                _ => continue,
+            };
+            let Some(text) = value.as_str() else {
+                return Err(NodeError::malformed(format!(
+                    "`bob_public_key.{name}` is not a string"
+                )));
+            };
+            if let Some(key) = decode_ec_key(text, name)? {
+                if slot.is_some_and(|k| k != key) {
+                    return Err(NodeError::new(
+                        ErrorCode::BadKey,
+                        format!("bob_public_key.{name} gives another key than its other name"),
+                    ));
+                }
+                *slot = Some(key);
+            }
+        }
+        Ok(given)
+    }
 }
 
 /// A request's reply: the body's type and fields after `type` and `in_reply_to`.
@@ -245,7 +306,20 @@ impl Node {
             seen_first: false,
             sessions: 0,
             archived_attempts: 0,
+            log: VecDeque::new(),
         }
+    }
+
+    /// Takes the log lines written since the last call (the binary prints them to stderr).
+    pub fn take_log(&mut self) -> Vec<String> {
+        self.log.drain(..).collect()
+    }
+
+    fn log_line(&mut self, line: String) {
+        if self.log.len() >= MAX_LOG_LINES {
+            self.log.pop_front();
+        }
+        self.log.push_back(line);
     }
 
     /// Handles one request line and returns the reply line (without a newline).
@@ -362,6 +436,12 @@ impl Node {
             ));
         }
         let src = party_name(src, "src")?;
+        if self.directory.is_external(src) {
+            return Err(NodeError::new(
+                ErrorCode::ExternalParty,
+                format!("`{src}` is an external party: the node holds none of its private keys"),
+            ));
+        }
         match kind {
             "initiate_conversation" => self.initiate_conversation(src, body),
             "send_message" => self.send_message(src, body),
@@ -371,9 +451,10 @@ impl Node {
         }
     }
 
-    /// Creates a party with fresh keys and publishes its prekeys, if it does not exist yet.
+    /// Creates a party with fresh keys and publishes its prekeys, if it does not exist yet (an
+    /// external party exists already, outside the node).
     fn ensure_party(&mut self, name: &str) -> Result<(), NodeError> {
-        if self.parties.contains_key(name) {
+        if self.parties.contains_key(name) || self.directory.is_external(name) {
             return Ok(());
         }
         if self.parties.len() >= MAX_PARTIES {
@@ -435,9 +516,8 @@ impl Node {
                 "a party cannot start a conversation with itself",
             ));
         }
-        let given = body.get("bob_public_key");
-        let bundle = match given {
-            None | Some(Value::Null) => None,
+        let plan = match body.get("bob_public_key") {
+            None | Some(Value::Null) => Plan::Directory(GivenKeys::default()),
             Some(Value::Object(fields)) if fields.contains_key("pq_prekey") => {
                 let bundle = PreKeyBundle::from_json_value(&Value::Object(fields.clone()))
                     .map_err(|e| {
@@ -453,65 +533,89 @@ impl Node {
                         ),
                     ));
                 }
-                Some(bundle)
+                Plan::Given(PeerKeys::Bundle(bundle))
             }
-            Some(Value::Object(_)) => None,
+            Some(Value::Object(fields)) => {
+                let given = GivenKeys::parse(fields)?;
+                if self.directory.contains(recipient) {
+                    Plan::Directory(given)
+                } else {
+                    match (given.identity_key, given.signed_prekey) {
+                        (Some(identity_key), Some(signed_prekey)) => {
+                            Plan::Given(PeerKeys::Unsigned(UnsignedKeys {
+                                identity_key,
+                                signed_prekey,
+                            }))
+                        }
+                        (None, None) => Plan::Directory(given),
+                        _ => {
+                            return Err(NodeError::new(
+                                ErrorCode::BadKey,
+                                format!(
+                                    "`{recipient}` is not in the directory: give both its identity key and signed prekey, its complete bundle, or placeholders"
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
             Some(_) => return Err(NodeError::malformed("`bob_public_key` is not an object")),
         };
         self.ensure_party(src)?;
-        let bundle = match bundle {
-            Some(b) => b,
-            None => {
-                if !self.directory.contains(recipient)
-                    && let Some(Value::Object(fields)) = given
-                {
-                    refuse_keys_for_unknown(recipient, fields)?;
-                }
+        let (keys, new_external) = match plan {
+            Plan::Directory(given) => {
+                // Placeholders for a never-seen recipient create it here.
                 self.ensure_party(recipient)?;
-                if let Some(Value::Object(fields)) = given {
-                    self.check_given_keys(recipient, fields)?;
+                self.check_given_keys(recipient, &given)?;
+                (self.directory_keys(recipient)?, false)
+            }
+            Plan::Given(keys) => {
+                let new = !self.directory.contains(recipient);
+                if new && self.directory.external_count() >= MAX_EXTERNAL_PARTIES {
+                    return Err(NodeError::new(
+                        ErrorCode::LimitReached,
+                        format!(
+                            "the directory already lists {MAX_EXTERNAL_PARTIES} external parties"
+                        ),
+                    ));
                 }
-                self.directory.fetch_bundle(recipient).ok_or_else(|| {
-                    NodeError::new(
-                        ErrorCode::UnknownParty,
-                        format!("no bundle for `{recipient}`"),
-                    )
-                })?
+                (keys, new)
             }
         };
-        let established = self.start_session(src, recipient, &bundle)?;
+        let (session_id, root_key) = self.start_session(src, recipient, &keys)?;
+        if new_external {
+            // The given keys are the recipient's published keys from now on.
+            match keys {
+                PeerKeys::Bundle(bundle) => self.directory.publish_external(recipient, &bundle),
+                PeerKeys::Unsigned(unsigned) => {
+                    self.directory.publish_unsigned(recipient, unsigned)
+                }
+            }
+        }
         let mut out = Map::new();
-        out.insert("session_id".into(), established.0.to_string().into());
-        out.insert("root_key".into(), established.1.into());
+        out.insert("session_id".into(), session_id.to_string().into());
+        out.insert("root_key".into(), root_key.into());
         Ok(("conversation_initiated", out))
     }
 
-    /// Checks the key fields of `bob_public_key`: a value that decodes as an X25519 key must be
-    /// the directory's key; other strings (like the task's "IK", "SPK") stand for the directory's.
-    fn check_given_keys(
-        &self,
-        recipient: &str,
-        fields: &Map<String, Value>,
-    ) -> Result<(), NodeError> {
-        let published = self.directory.published(recipient).ok_or_else(|| {
-            NodeError::new(
-                ErrorCode::UnknownParty,
-                format!("unknown party `{recipient}`"),
-            )
-        })?;
-        for (name, value) in fields {
-            let expected = match name.as_str() {
-                "identity_key" | "identity" | "ik" | "IK" => published.identity_key,
-                "signed_pre_key" | "signed_prekey" | "spk" | "SPK" => published.signed_prekey.key,
-                _ => continue,
-            };
-            let Some(text) = value.as_str() else {
-                return Err(NodeError::malformed(format!(
-                    "`bob_public_key.{name}` is not a string"
-                )));
-            };
-            if let Some(key) = decode_ec_key(text, name)?
-                && key != expected
+    /// Checks the keys given for a recipient the directory knows: each must be the directory's
+    /// (placeholders, like the task's "IK", "SPK", stand for the directory's and were dropped).
+    fn check_given_keys(&self, recipient: &str, given: &GivenKeys) -> Result<(), NodeError> {
+        let checks = [
+            (
+                "identity_key",
+                given.identity_key,
+                self.directory.identity_key(recipient),
+            ),
+            (
+                "signed_pre_key",
+                given.signed_prekey,
+                self.directory.signed_prekey(recipient),
+            ),
+        ];
+        for (name, given, known) in checks {
+            if let Some(key) = given
+                && known != Some(&key)
             {
                 return Err(NodeError::new(
                     ErrorCode::KeyMismatch,
@@ -522,6 +626,24 @@ impl Node {
             }
         }
         Ok(())
+    }
+
+    /// The directory's keys for a new session with `recipient` (creating the party if it is new):
+    /// a bundle, handing out its one-time prekeys, or an external party's unsigned keys.
+    fn directory_keys(&mut self, recipient: &str) -> Result<PeerKeys, NodeError> {
+        if let Some(unsigned) = self.directory.unsigned(recipient) {
+            return Ok(PeerKeys::Unsigned(unsigned.clone()));
+        }
+        self.ensure_party(recipient)?;
+        self.directory
+            .fetch_bundle(recipient)
+            .map(PeerKeys::Bundle)
+            .ok_or_else(|| {
+                NodeError::new(
+                    ErrorCode::UnknownParty,
+                    format!("no bundle for `{recipient}`"),
+                )
+            })
     }
 
     /// Refuses a new session between `party` and `peer` when a node limit is reached.
@@ -544,30 +666,48 @@ impl Node {
         Ok(())
     }
 
-    /// Runs PQXDH from `src` to `recipient` and installs the new session. Returns its id and the
-    /// PQXDH root key in hex.
+    /// Runs PQXDH (or, for an external party known only by unsigned keys, classical X3DH) from
+    /// `src` to `recipient` and installs the new session. Returns its id and the handshake's root
+    /// key in hex.
     fn start_session(
         &mut self,
         src: &str,
         recipient: &str,
-        bundle: &PreKeyBundle,
+        keys: &PeerKeys,
     ) -> Result<(SessionId, String), NodeError> {
         self.check_room(src, recipient)?;
         let party = self.parties.get_mut(src).ok_or_else(|| {
             NodeError::new(ErrorCode::UnknownParty, format!("unknown party `{src}`"))
         })?;
+        let (established, protocol) = match keys {
+            PeerKeys::Bundle(bundle) => (
+                establish::initiate(
+                    party.store.identity(),
+                    bundle,
+                    self.config.backend,
+                    &mut self.rng,
+                ),
+                Protocol::Pqxdh,
+            ),
+            PeerKeys::Unsigned(unsigned) => (
+                establish::initiate_x3dh_unsigned(
+                    party.store.identity(),
+                    &pqxdh::UnsignedResponder {
+                        identity_key: unsigned.identity_key,
+                        signed_prekey: unsigned.signed_prekey,
+                        signed_prekey_id: EXTERNAL_SIGNED_PREKEY_ID,
+                    },
+                    &mut self.rng,
+                ),
+                Protocol::X3dh,
+            ),
+        };
         let Established {
             session,
             session_id,
             handshake_root_key,
             kem,
-        } = establish::initiate(
-            party.store.identity(),
-            bundle,
-            self.config.backend,
-            &mut self.rng,
-        )
-        .map_err(establish_error)?;
+        } = established.map_err(establish_error)?;
         self.sessions += party
             .peers
             .entry(recipient.to_owned())
@@ -576,10 +716,17 @@ impl Node {
                 id: session_id,
                 session,
                 kem,
+                protocol,
+                signed_prekey_verified: Some(protocol == Protocol::Pqxdh),
                 role: Role::Initiator,
                 sent: 0,
                 received: 0,
             });
+        if protocol == Protocol::X3dh {
+            self.log_line(format!(
+                "`{src}` -> `{recipient}`: classical X3DH, not PQXDH: `{recipient}` is known only by an identity key and a signed prekey with no signature and no PQ prekey, so the session is not post-quantum and the signed prekey is unverified"
+            ));
+        }
         Ok((session_id, hex::encode(handshake_root_key.as_bytes())))
     }
 
@@ -604,14 +751,8 @@ impl Node {
             .is_some_and(|s| s.current.is_some());
         if !has_session {
             // First contact: establish a session as a Signal client does.
-            self.ensure_party(recipient)?;
-            let bundle = self.directory.fetch_bundle(recipient).ok_or_else(|| {
-                NodeError::new(
-                    ErrorCode::UnknownParty,
-                    format!("no bundle for `{recipient}`"),
-                )
-            })?;
-            self.start_session(src, recipient, &bundle)?;
+            let keys = self.directory_keys(recipient)?;
+            self.start_session(src, recipient, &keys)?;
         }
         let entry = self
             .parties
@@ -735,6 +876,8 @@ impl Node {
                         id: established.session_id,
                         session: established.session,
                         kem: established.kem,
+                        protocol: Protocol::Pqxdh,
+                        signed_prekey_verified: None,
                         role: Role::Responder,
                         sent: 0,
                         received: 1,
@@ -775,17 +918,37 @@ impl Node {
     fn get_bundle(&mut self, _src: &str, body: &Map<String, Value>) -> Reply {
         let party = party_name(body.get("party").and_then(Value::as_str), "party")?;
         self.ensure_party(party)?;
-        let bundle = self.directory.public_bundle(party).ok_or_else(|| {
-            NodeError::new(ErrorCode::UnknownParty, format!("unknown party `{party}`"))
-        })?;
         let mut out = Map::new();
         out.insert("party".into(), party.into());
-        out.insert("kem".into(), bundle.pq_prekey.key.kem().name().into());
-        out.insert(
-            "fingerprint".into(),
-            crate::identity::fingerprint(&bundle.identity_key).into(),
-        );
-        out.insert("bundle".into(), bundle.to_json_value());
+        let complete = if let Some(unsigned) = self.directory.unsigned(party) {
+            // What was given, in the bundle's encoding: no signature, no PQ prekey.
+            out.insert("kem".into(), Value::Null);
+            out.insert(
+                "fingerprint".into(),
+                crate::identity::fingerprint(&unsigned.identity_key).into(),
+            );
+            out.insert(
+                "bundle".into(),
+                json!({
+                    "identity_key": hex::encode(unsigned.identity_key.encode()),
+                    "signed_prekey": {"key": hex::encode(unsigned.signed_prekey.encode())},
+                }),
+            );
+            false
+        } else {
+            let bundle = self.directory.public_bundle(party).ok_or_else(|| {
+                NodeError::new(ErrorCode::UnknownParty, format!("unknown party `{party}`"))
+            })?;
+            out.insert("kem".into(), bundle.pq_prekey.key.kem().name().into());
+            out.insert(
+                "fingerprint".into(),
+                crate::identity::fingerprint(&bundle.identity_key).into(),
+            );
+            out.insert("bundle".into(), bundle.to_json_value());
+            true
+        };
+        out.insert("complete".into(), complete.into());
+        out.insert("external".into(), self.directory.is_external(party).into());
         Ok(("bundle", out))
     }
 
@@ -814,6 +977,20 @@ impl Node {
         out.insert(
             "kem".into(),
             entry.kem.map_or(Value::Null, |k| k.name().into()),
+        );
+        out.insert(
+            "protocol".into(),
+            match entry.protocol {
+                Protocol::Pqxdh => "pqxdh",
+                Protocol::X3dh => "x3dh",
+            }
+            .into(),
+        );
+        out.insert(
+            "signed_prekey_verified".into(),
+            entry
+                .signed_prekey_verified
+                .map_or(Value::Null, Value::from),
         );
         out.insert(
             "role".into(),
@@ -890,40 +1067,12 @@ fn party_name<'a>(name: Option<&'a str>, field: &str) -> Result<&'a str, NodeErr
     }
 }
 
-/// Keys given for a recipient the directory never saw describe that party: the node must not
-/// invent it with keys of its own. Only a complete bundle (signatures and a PQ prekey) is taken
-/// for such a party; a real key without one is refused (1000) rather than compared with keys the
-/// node would make up.
-fn refuse_keys_for_unknown(recipient: &str, fields: &Map<String, Value>) -> Result<(), NodeError> {
-    for (name, value) in fields {
-        if !matches!(
-            name.as_str(),
-            "identity_key"
-                | "identity"
-                | "ik"
-                | "IK"
-                | "signed_pre_key"
-                | "signed_prekey"
-                | "spk"
-                | "SPK"
-        ) {
-            continue;
-        }
-        let Some(text) = value.as_str() else {
-            return Err(NodeError::malformed(format!(
-                "`bob_public_key.{name}` is not a string"
-            )));
-        };
-        if decode_ec_key(text, name)?.is_some() {
-            return Err(NodeError::new(
-                ErrorCode::BadKey,
-                format!(
-                    "`{recipient}` is not in the directory: give its complete bundle (signatures and PQ prekey) or placeholders"
-                ),
-            ));
-        }
-    }
-    Ok(())
+/// Where `initiate_conversation` takes the recipient's keys from.
+enum Plan {
+    /// The directory's (created for a never-seen recipient); given keys must equal its keys.
+    Directory(GivenKeys),
+    /// The request's: a complete bundle, or an unknown recipient's identity key and signed prekey.
+    Given(PeerKeys),
 }
 
 /// Shortest decoded value taken as an attempted key rather than a placeholder like "IK".
