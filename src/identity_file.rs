@@ -651,9 +651,10 @@ mod tests {
         let mut rng = ChaCha20Rng::seed_from_u64(4);
         let s = store(&mut rng);
         let plain = encode(&s, Protection::None, &mut rng)?;
-        // Flip a bit in the signed prekey signature.
+        // Flip a bit in the signed prekey signature: after magic, version, protection, body
+        // length, identity secret, count, then the entry's id, times and secret.
         let mut bad = plain.clone();
-        let at = 8 + 2 + 4 + 32 + 4 + 32 + 3;
+        let at = 8 + 2 + 4 + KEY_LEN + 2 + 4 + TIMES_LEN + KEY_LEN + 3;
         if let Some(b) = bad.get_mut(at) {
             *b ^= 1;
         }

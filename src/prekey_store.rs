@@ -21,7 +21,7 @@ use crate::identity::IdentityKeyPair;
 use crate::kem::{KemError, KemType};
 use crate::pqxdh::{HandshakeError, InitialHeader};
 use crate::prekey::{OneTimePreKey, PqPreKey, PqPreKeyKind, PreKeyId, SignedPreKey};
-use crate::replay_record::{KeySet, ReplayError, ReplayLimits, ReplayRecord};
+use crate::replay_record::{KeySet, NO_PQ_PREKEY, ReplayError, ReplayLimits, ReplayRecord};
 
 /// How long a retired signed prekey and last-resort PQ prekey are kept: 30 days, so that a
 /// sender who fetched the previous bundle, or a pre-key message queued on a server (Signal's
@@ -45,7 +45,7 @@ pub enum RotateError {
     /// The new PQ prekey could not be generated.
     #[error("new PQ prekey: {0}")]
     Kem(#[from] KemError),
-    /// Prekey ids are exhausted (the highest id is already 2^32 - 1).
+    /// Prekey ids are exhausted (the next would be 2^32 - 1, which is reserved).
     #[error("prekey ids are exhausted")]
     IdsExhausted,
 }
@@ -325,8 +325,12 @@ impl PreKeyStore {
         now: Timestamp,
         rng: &mut R,
     ) -> Result<(), RotateError> {
+        // The highest id is reserved: the replay record's saved form uses it for "no PQ prekey".
         let next_id = |ids: Option<&PreKeyId>| match ids {
-            Some(id) => id.checked_add(1).ok_or(RotateError::IdsExhausted),
+            Some(id) => id
+                .checked_add(1)
+                .filter(|next| *next != NO_PQ_PREKEY)
+                .ok_or(RotateError::IdsExhausted),
             None => Ok(1),
         };
         let signed_id = next_id(self.signed.keys().next_back())?;

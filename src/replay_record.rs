@@ -29,7 +29,7 @@ pub const REPLAY_RECORD_CAPACITY: usize = 10_000;
 pub const REPLAY_ROTATE_AT: usize = 7_500;
 
 /// The PQ prekey id saved for a classical (X3DH) key set, which has none.
-const NO_PQ_PREKEY: u32 = u32::MAX;
+pub const NO_PQ_PREKEY: u32 = u32::MAX;
 
 /// The key set a pre-key message used: its signed prekey and its (last-resort) PQ prekey.
 pub type KeySet = (PreKeyId, Option<PreKeyId>);

@@ -14,8 +14,8 @@ use pqxdh::files::{self, EncryptOptions};
 use pqxdh::identity_file::{self, IdentityFileError, Protection};
 use pqxdh::kem::{KemError, PUBLIC_KEY_LEN};
 use pqxdh::pqxdh::HandshakeError;
-use pqxdh::prekey::OneTimePreKey;
-use pqxdh::prekey_store::{KeyTimes, RETIRED_PREKEY_RETENTION};
+use pqxdh::prekey::{OneTimePreKey, PqPreKey, PqPreKeyKind, SignedPreKey};
+use pqxdh::prekey_store::{KeyTimes, RETIRED_PREKEY_RETENTION, RotateError};
 use pqxdh::replay_record::{ReplayError, ReplayLimits};
 use pqxdh::xeddsa::SIGNATURE_LEN;
 use pqxdh::{Backend, IdentityKeyPair, KemType, PreKeyBundle, PreKeyStore};
@@ -313,5 +313,33 @@ fn identity_file_keeps_every_prekey_with_its_times_version_1_loads_and_key_pairs
     assert_eq!(
         identity_file::decode(&v1, None).err(),
         Some(IdentityFileError::Kem(KemError::MismatchedPair))
+    );
+}
+
+#[test]
+fn rotation_never_uses_the_reserved_highest_id() {
+    let mut rng = ChaCha20Rng::seed_from_u64(8);
+    let identity = IdentityKeyPair::generate(&mut rng);
+    let mut store = PreKeyStore::new(identity.clone());
+    store.add_signed_prekey(SignedPreKey::generate(u32::MAX - 1, &identity, &mut rng));
+    store.add_pq_prekey(
+        PqPreKey::generate(
+            1,
+            PqPreKeyKind::LastResort,
+            KemType::MlKem1024,
+            &identity,
+            &mut rng,
+        )
+        .unwrap(),
+    );
+    let before = store.default_bundle().unwrap();
+    assert_eq!(
+        store.rotate(T0, &mut rng).err(),
+        Some(RotateError::IdsExhausted)
+    );
+    assert_eq!(store.default_bundle().unwrap(), before);
+    assert_eq!(
+        store.signed_prekey_times(u32::MAX - 1),
+        Some(KeyTimes::default())
     );
 }

@@ -857,7 +857,7 @@ impl Node {
                         establish::accept(&mut party.store, &wire, self.config.backend)
                             .map_err(establish_error)?;
                     // The replay record of the current keys is nearly full: publish new
-                    // last-resort keys (SPEC.md section 10); the retired ones still answer
+                    // last-resort keys (SPEC.md section 11); the retired ones still answer
                     // messages in flight until the retention period ends. A failed rotation
                     // keeps the current keys (the full record then refuses, never evicts).
                     let now = self.config.now();
