@@ -1,11 +1,13 @@
 //! Post-quantum KEMs: ML-KEM-1024 (FIPS 203) and round-3 CRYSTALS-Kyber1024 (Signal's first PQXDH
 //! KEM), through libcrux-ml-kem; PQClean's ML-KEM-1024 (pqcrypto-mlkem) as an independent second
-//! ML-KEM-1024 backend.
+//! ML-KEM-1024 backend behind the `pqclean` feature (without it, [`Backend::PqClean`] answers
+//! [`KemError::UnsupportedBackend`]).
 //!
 //! libcrux does not check encapsulation keys inside `encapsulate`, so every encapsulation here first
 //! runs the FIPS 203 section 7.2 check (length and `ByteEncode12(ByteDecode12(ek)) == ek`). Key and
 //! secret bytes are copied into zeroizing types of ours at once.
 
+#[cfg(feature = "pqclean")]
 use pqcrypto_traits::kem::{Ciphertext as _, PublicKey as _, SecretKey as _, SharedSecret as _};
 use rand_core::CryptoRng;
 use subtle::ConstantTimeEq;
@@ -148,7 +150,8 @@ pub enum Backend {
     /// libcrux-ml-kem (formally verified; both KEMs; takes caller randomness).
     #[default]
     Libcrux,
-    /// PQClean through pqcrypto-mlkem (ML-KEM-1024 only; draws its own randomness).
+    /// PQClean through pqcrypto-mlkem (ML-KEM-1024 only; draws its own randomness; needs the
+    /// `pqclean` feature).
     PqClean,
 }
 
@@ -265,6 +268,15 @@ impl KemPublicKey {
         ))
     }
 
+    #[cfg(not(feature = "pqclean"))]
+    fn encapsulate_pqclean(&self) -> Result<(KemCiphertext, KemSharedSecret), KemError> {
+        Err(KemError::UnsupportedBackend {
+            backend: Backend::PqClean,
+            kem: self.kem,
+        })
+    }
+
+    #[cfg(feature = "pqclean")]
     fn encapsulate_pqclean(&self) -> Result<(KemCiphertext, KemSharedSecret), KemError> {
         if self.kem != KemType::MlKem1024 {
             return Err(KemError::UnsupportedBackend {
@@ -367,6 +379,7 @@ impl KemSecretKey {
                 ss.zeroize();
                 Ok(shared)
             }
+            #[cfg(feature = "pqclean")]
             (Backend::PqClean, KemType::MlKem1024) => {
                 let length_error = |what, expected, actual| KemError::InvalidLength {
                     what,
@@ -424,6 +437,7 @@ impl KemKeyPair {
                 seed.zeroize();
                 Ok(pair)
             }
+            #[cfg(feature = "pqclean")]
             (Backend::PqClean, KemType::MlKem1024) => {
                 let (pk, sk) = pqcrypto_mlkem::mlkem1024::keypair();
                 Self::from_parts(kem, pk.as_bytes(), sk.as_bytes())
@@ -551,6 +565,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "pqclean")]
     fn pqclean_and_libcrux_agree_both_ways() {
         let mut rng = rand::rngs::ChaCha20Rng::seed_from_u64(8);
         let kem = KemType::MlKem1024;

@@ -11,11 +11,12 @@
 //! let mut rng = rand::rng();
 //! // Bob publishes a bundle: identity key, signed prekey, last-resort ML-KEM-1024 prekey.
 //! let mut bob = PreKeyStore::generate(IdentityKeyPair::generate(&mut rng), KemType::MlKem1024, &mut rng)?;
-//! let json = bob.default_bundle()?.to_json();
+//! let bundle: PreKeyBundle = bob.default_bundle()?;
 //!
-//! // Alice fetches and verifies it, runs PQXDH, and sends a pre-key message.
+//! // Alice fetches it (a server relays it; `to_json` and `from_json` with the `serde` feature),
+//! // and `initiate` verifies it, runs PQXDH, and starts a session whose messages are pre-key
+//! // messages until Bob replies.
 //! let alice = IdentityKeyPair::generate(&mut rng);
-//! let bundle = PreKeyBundle::from_json(&json)?;
 //! let mut a = pqxdh::establish::initiate(&alice, &bundle, Backend::Libcrux, &mut rng)?;
 //! let wire = a.session.encrypt(b"hello Bob", &mut rng)?;
 //!
@@ -33,19 +34,15 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod armor;
 pub mod bundle;
+#[cfg(feature = "serde")]
+pub mod bundle_json;
 pub mod chain_key;
-pub mod cli;
 pub mod clock;
 pub mod establish;
-pub mod files;
 pub mod identity;
-pub mod identity_file;
-pub mod kat;
 pub mod kem;
 pub mod keys;
-pub mod node;
 pub mod pqxdh;
 pub mod prekey;
 pub mod prekey_store;

@@ -322,8 +322,9 @@ pub(crate) fn derive_keys(
     keys
 }
 
-/// The initiator's DH computations and KDF, from her keys and the responder's public keys.
-pub(crate) fn initiator_keys(
+/// The initiator's DH computations and KDF, from her keys and the responder's public keys: the
+/// raw key schedule of SPEC.md section 6, for vectors; [`initiate`] is the checked entry point.
+pub fn initiator_keys(
     identity: &KeyPair,
     ephemeral: &KeyPair,
     their_identity: &PublicKey,
@@ -343,8 +344,9 @@ pub(crate) fn initiator_keys(
     Ok(derive_keys(&dhs, shared_secret, info))
 }
 
-/// The responder's DH computations and KDF, from his private keys and the initiator's public keys.
-pub(crate) fn responder_keys(
+/// The responder's DH computations and KDF, from his private keys and the initiator's public keys:
+/// the raw key schedule of SPEC.md section 6, for vectors; [`respond`] is the checked entry point.
+pub fn responder_keys(
     identity: &KeyPair,
     signed_prekey: &KeyPair,
     one_time_prekey: Option<&KeyPair>,

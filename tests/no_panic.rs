@@ -14,12 +14,12 @@ use std::io::Read;
 use std::sync::LazyLock;
 
 use common::{OPK_ID, bundle_with_opk, conversation, parties};
-use pqxdh::armor::{ArmorReader, ArmorWriter};
-use pqxdh::files::{self, FileHeader};
-use pqxdh::identity_file::{self, KdfParams, Protection};
-use pqxdh::node::{Node, NodeConfig};
 use pqxdh::ratchet::{Session, WireMessage};
 use pqxdh::{Backend, InitialHeader, KemType, PreKeyBundle, PreKeyStore, establish};
+use pqxdh_files::armor::{ArmorReader, ArmorWriter};
+use pqxdh_files::identity_file::{self, KdfParams, Protection};
+use pqxdh_files::{self as files, FileHeader};
+use pqxdh_node::{Node, NodeConfig};
 use proptest::prelude::*;
 use serde_json::Value;
 

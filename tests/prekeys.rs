@@ -10,8 +10,6 @@
 
 use pqxdh::clock::{DAY, Timestamp};
 use pqxdh::establish::{self, EstablishError};
-use pqxdh::files::{self, EncryptOptions};
-use pqxdh::identity_file::{self, IdentityFileError, Protection};
 use pqxdh::kem::{KemError, PUBLIC_KEY_LEN};
 use pqxdh::pqxdh::HandshakeError;
 use pqxdh::prekey::{OneTimePreKey, PqPreKey, PqPreKeyKind, SignedPreKey};
@@ -19,6 +17,8 @@ use pqxdh::prekey_store::{KeyTimes, RETIRED_PREKEY_RETENTION, RotateError};
 use pqxdh::replay_record::{ReplayError, ReplayLimits};
 use pqxdh::xeddsa::SIGNATURE_LEN;
 use pqxdh::{Backend, IdentityKeyPair, KemType, PreKeyBundle, PreKeyStore};
+use pqxdh_files::identity_file::{self, IdentityFileError, Protection};
+use pqxdh_files::{self as files, EncryptOptions};
 use rand::SeedableRng;
 use rand::rngs::ChaCha20Rng;
 

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use pqxdh::armor::ArmorWriter;
+use pqxdh_files::armor::ArmorWriter;
 use std::io::Write;
 
 fn write(target: &str, name: &str, bytes: &[u8]) {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pqxdh::files;
+use pqxdh_files as files;
 
 fuzz_target!(|data: &[u8]| {
     let fixture = pqxdh_fuzz::fixture();

@@ -2,8 +2,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pqxdh::armor::ArmorReader;
-use pqxdh::files::FileHeader;
+use pqxdh_files::armor::ArmorReader;
+use pqxdh_files::FileHeader;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(header) = FileHeader::read_from(&mut &data[..]) {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pqxdh::node::{Node, NodeConfig};
+use pqxdh_node::{Node, NodeConfig};
 
 /// Lines per input: enough for a handshake, a send and a receive.
 const MAX_LINES: usize = 6;

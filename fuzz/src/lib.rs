@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use pqxdh::files::{self, EncryptOptions};
+use pqxdh_files::{self as files, EncryptOptions};
 use pqxdh::{Backend, IdentityKeyPair, KemType, PreKeyStore, Session};
 use rand::SeedableRng;
 use rand::rngs::ChaCha20Rng;

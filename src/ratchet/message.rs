@@ -73,8 +73,9 @@ pub enum WireMessage {
     PreKey(PreKeyMessage),
 }
 
-/// A normal message's header: version, type, EncodeEC(ratchet key), PN, N, salt.
-pub(crate) fn normal_header(
+/// A normal message's header: version, type, EncodeEC(ratchet key), PN, N, salt (SPEC.md section
+/// 8.4); public so that tests elsewhere can build hostile messages byte for byte.
+pub fn normal_header(
     ratchet_key: &PublicKey,
     previous_counter: u32,
     counter: u32,

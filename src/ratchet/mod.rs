@@ -7,8 +7,7 @@ pub mod message;
 pub mod message_key;
 pub mod session;
 pub mod session_state;
-pub mod transcript;
 
 pub use message::{NormalMessage, PreKeyMessage, WireMessage};
-pub use session::{DecryptError, EncryptError, Session, SessionInfo};
+pub use session::{DecryptError, EncryptError, Randomness, Session, SessionInfo};
 pub use session_state::StateError;

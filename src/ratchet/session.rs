@@ -284,8 +284,10 @@ impl Session {
         self.encrypt_with(plaintext, &mut FromRng(rng))
     }
 
-    /// [`Session::encrypt`] with a source of new ratchet key pairs and salts (for transcripts).
-    pub(crate) fn encrypt_with(
+    /// [`Session::encrypt`] with a source of new ratchet key pairs and salts, for replaying
+    /// recorded transcripts byte for byte. A source that ever repeats a salt or a ratchet key
+    /// loses the guarantees of SPEC.md section 8.1: use [`Session::encrypt`] otherwise.
+    pub fn encrypt_with(
         &mut self,
         plaintext: &[u8],
         random: &mut dyn Randomness,
@@ -544,8 +546,9 @@ fn advance(
     Ok((skipped, seed, next))
 }
 
-/// Where `encrypt` takes its randomness: new ratchet key pairs and per-message salts.
-pub(crate) trait Randomness {
+/// Where `encrypt` takes its randomness: new ratchet key pairs and per-message salts. Only
+/// known-answer transcripts need their own; [`Session::encrypt`] draws from a generator.
+pub trait Randomness {
     /// A new ratchet key pair for a deferred sending step.
     fn ratchet_key(&mut self) -> KeyPair;
     /// A fresh per-message salt.

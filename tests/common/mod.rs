@@ -125,3 +125,8 @@ pub fn kat_path(rel: &str) -> std::path::PathBuf {
         .join("kat")
         .join(rel)
 }
+
+/// The big-endian u32 at `at`.
+pub fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap())
+}
