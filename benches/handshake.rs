@@ -16,12 +16,13 @@
 use std::hint::black_box;
 
 use criterion::Criterion;
-use pqxdh::bundle::PreKeyBundle;
-use pqxdh::identity::IdentityKeyPair;
-use pqxdh::kem::{Backend, KemType};
-use pqxdh::pqxdh::{self as hs, InitialHeader};
-use pqxdh::prekey::OneTimePreKey;
-use pqxdh::prekey_store::PreKeyStore;
+use pqxdh::handshake::InitialHeader;
+use pqxdh::handshake::agreement as hs;
+use pqxdh::handshake::bundle::PreKeyBundle;
+use pqxdh::handshake::identity::IdentityKeyPair;
+use pqxdh::handshake::prekey::OneTimePreKey;
+use pqxdh::handshake::prekey_store::PreKeyStore;
+use pqxdh::primitives::kem::{Backend, KemType};
 use rand::SeedableRng;
 use rand::rngs::ChaCha20Rng;
 
@@ -144,7 +145,7 @@ fn sizes() -> String {
                 + 33
                 + 64
                 + 1
-                + pqxdh::kem::PUBLIC_KEY_LEN
+                + pqxdh::primitives::kem::PUBLIC_KEY_LEN
                 + 64
                 + if opk.is_some() { 33 } else { 0 }
                 + 4 * (2 + usize::from(opk.is_some()));

@@ -22,12 +22,12 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use criterion::{BatchSize, Criterion};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
-use pqxdh::bundle::PreKeyBundle;
-use pqxdh::identity::IdentityKeyPair;
-use pqxdh::kem::{Backend, KemType};
-use pqxdh::keys::KeyPair;
-use pqxdh::pqxdh as hs;
-use pqxdh::prekey_store::PreKeyStore;
+use pqxdh::handshake::agreement as hs;
+use pqxdh::handshake::bundle::PreKeyBundle;
+use pqxdh::handshake::identity::IdentityKeyPair;
+use pqxdh::handshake::prekey_store::PreKeyStore;
+use pqxdh::primitives::kem::{Backend, KemType};
+use pqxdh::primitives::keys::KeyPair;
 use pqxdh::ratchet::Session;
 use pqxdh::ratchet::message::SALT_LEN;
 use pqxdh::ratchet::message_key::MESSAGE_KEYS_INFO;
@@ -73,11 +73,12 @@ fn established(rng: &mut ChaCha20Rng) -> (Session, Session) {
         PreKeyStore::generate(IdentityKeyPair::generate(rng), KemType::MlKem1024, rng).unwrap();
     let bundle = PreKeyBundle::from_json(&store.default_bundle().unwrap().to_json()).unwrap();
     let alice_id = IdentityKeyPair::generate(rng);
-    let mut a = pqxdh::establish::initiate(&alice_id, &bundle, Backend::Libcrux, rng)
+    let mut a = pqxdh::sessions::establish::initiate(&alice_id, &bundle, Backend::Libcrux, rng)
         .unwrap()
         .session;
     let wire = a.encrypt(b"hello Bob", rng).unwrap();
-    let (b, text) = pqxdh::establish::accept(&mut store, &wire, Backend::Libcrux).unwrap();
+    let (b, text) =
+        pqxdh::sessions::establish::accept(&mut store, &wire, Backend::Libcrux).unwrap();
     assert_eq!(text, b"hello Bob");
     let mut b = b.session;
     for _ in 0..WARM_TURNS {

@@ -17,11 +17,11 @@
 //! // and `initiate` verifies it, runs PQXDH, and starts a session whose messages are pre-key
 //! // messages until Bob replies.
 //! let alice = IdentityKeyPair::generate(&mut rng);
-//! let mut a = pqxdh::establish::initiate(&alice, &bundle, Backend::Libcrux, &mut rng)?;
+//! let mut a = pqxdh::sessions::establish::initiate(&alice, &bundle, Backend::Libcrux, &mut rng)?;
 //! let wire = a.session.encrypt(b"hello Bob", &mut rng)?;
 //!
 //! // Bob runs his side from his private prekeys, decrypts, and the Double Ratchet takes over.
-//! let (mut b, plaintext) = pqxdh::establish::accept(&mut bob, &wire, Backend::Libcrux)?;
+//! let (mut b, plaintext) = pqxdh::sessions::establish::accept(&mut bob, &wire, Backend::Libcrux)?;
 //! assert_eq!(plaintext, b"hello Bob");
 //! assert_eq!(b.session_id, a.session_id);
 //! let reply = b.session.encrypt(b"hello Alice", &mut rng)?;
@@ -34,37 +34,23 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod bundle;
-#[cfg(feature = "serde")]
-pub mod bundle_json;
-pub mod chain_key;
-pub mod clock;
-pub mod establish;
-pub mod identity;
-pub mod kem;
-pub mod keys;
-pub mod pqxdh;
-pub mod prekey;
-pub mod prekey_store;
+pub mod handshake;
+pub mod primitives;
 pub mod ratchet;
-pub mod replay_record;
-pub mod root_key;
-mod secret;
-pub mod session_id;
-pub mod xeddsa;
+pub mod sessions;
 
-pub use bundle::{BundleError, PreKeyBundle};
-pub use chain_key::ChainKey;
-pub use establish::{EstablishError, Established};
-pub use identity::IdentityKeyPair;
-pub use kem::{Backend, KemError, KemType};
-pub use keys::{KeyError, KeyPair, PrivateKey, PublicKey};
-pub use pqxdh::{HandshakeError, InitialHeader, Initiation, SharedKeys};
-pub use prekey_store::{PreKeyStore, RotateError};
+pub use handshake::bundle::{BundleError, PreKeyBundle};
+pub use handshake::identity::IdentityKeyPair;
+pub use handshake::prekey_store::{PreKeyStore, RotateError};
+pub use handshake::replay_record::ReplayError;
+pub use handshake::session_id::SessionId;
+pub use handshake::{HandshakeError, InitialHeader, Initiation, SharedKeys};
+pub use primitives::kem::{Backend, KemError, KemType};
+pub use primitives::keys::{KeyError, KeyPair, PrivateKey, PublicKey};
+pub use ratchet::chain_key::ChainKey;
+pub use ratchet::root_key::RootKey;
 pub use ratchet::{DecryptError, EncryptError, Session, StateError, WireMessage};
-pub use replay_record::ReplayError;
-pub use root_key::RootKey;
-pub use session_id::SessionId;
+pub use sessions::establish::{EstablishError, Established, accept, initiate};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -15,18 +15,18 @@ use std::io::Read;
 use common::{
     OPK_ID, bundle_with_opk, conversation, flip, kat_path, new_key_error, parties, refused, u32_at,
 };
-use pqxdh::bundle::BundleError;
+use pqxdh::handshake::bundle::BundleError;
 
-use pqxdh::establish::{self, EstablishError};
+use pqxdh::sessions::establish::{self, EstablishError};
 
-use pqxdh::kem::{KemError, KemKeyPair, KemPublicKey, PUBLIC_KEY_LEN};
-use pqxdh::keys::KeyError;
-use pqxdh::pqxdh::HandshakeError;
-use pqxdh::prekey::{OneTimePreKeyPublic, PqPreKey, PqPreKeyKind};
+use pqxdh::handshake::HandshakeError;
+use pqxdh::handshake::prekey::{OneTimePreKeyPublic, PqPreKey, PqPreKeyKind};
+use pqxdh::primitives::kem::{KemError, KemKeyPair, KemPublicKey, PUBLIC_KEY_LEN};
+use pqxdh::primitives::keys::KeyError;
+use pqxdh::primitives::xeddsa::Signature;
 use pqxdh::ratchet::message::{MAX_PREKEY_HEADER_LEN, MIN_NORMAL_LEN, NORMAL_HEADER_LEN};
 use pqxdh::ratchet::session::{MAX_MESSAGE_GAP, MAX_RECEIVING_CHAINS, MAX_SKIPPED_KEYS};
 use pqxdh::ratchet::{DecryptError, PreKeyMessage, Session, WireMessage};
-use pqxdh::xeddsa::Signature;
 use pqxdh::{Backend, IdentityKeyPair, KemType, PreKeyBundle, PreKeyStore, PublicKey};
 
 use rand_core::CryptoRng;

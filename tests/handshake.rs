@@ -6,14 +6,15 @@
     clippy::panic
 )]
 
-use pqxdh::bundle::{BundleError, PreKeyBundle};
-use pqxdh::identity::IdentityKeyPair;
-use pqxdh::kem::{Backend, KemError, KemKeyPair, KemPublicKey, KemType};
-use pqxdh::keys::{KeyError, PublicKey};
-use pqxdh::pqxdh::{self as hs, HandshakeError, InitialHeader, Protocol};
-use pqxdh::prekey::{OneTimePreKey, PqPreKey, PqPreKeyKind};
-use pqxdh::prekey_store::PreKeyStore;
-use pqxdh::xeddsa::Signature;
+use pqxdh::handshake::agreement as hs;
+use pqxdh::handshake::bundle::{BundleError, PreKeyBundle};
+use pqxdh::handshake::identity::IdentityKeyPair;
+use pqxdh::handshake::prekey::{OneTimePreKey, PqPreKey, PqPreKeyKind};
+use pqxdh::handshake::prekey_store::PreKeyStore;
+use pqxdh::handshake::{HandshakeError, InitialHeader, Protocol};
+use pqxdh::primitives::kem::{Backend, KemError, KemKeyPair, KemPublicKey, KemType};
+use pqxdh::primitives::keys::{KeyError, PublicKey};
+use pqxdh::primitives::xeddsa::Signature;
 use rand::SeedableRng;
 use rand::rngs::ChaCha20Rng;
 

@@ -15,7 +15,8 @@ use std::sync::LazyLock;
 
 use common::{OPK_ID, bundle_with_opk, conversation, parties};
 use pqxdh::ratchet::{Session, WireMessage};
-use pqxdh::{Backend, InitialHeader, KemType, PreKeyBundle, PreKeyStore, establish};
+use pqxdh::sessions::establish;
+use pqxdh::{Backend, InitialHeader, KemType, PreKeyBundle, PreKeyStore};
 use pqxdh_files::armor::{ArmorReader, ArmorWriter};
 use pqxdh_files::identity_file::{self, KdfParams, Protection};
 use pqxdh_files::{self as files, FileHeader};

@@ -8,14 +8,14 @@
     clippy::panic
 )]
 
-use pqxdh::clock::{DAY, Timestamp};
-use pqxdh::establish::{self, EstablishError};
-use pqxdh::kem::{KemError, PUBLIC_KEY_LEN};
-use pqxdh::pqxdh::HandshakeError;
-use pqxdh::prekey::{OneTimePreKey, PqPreKey, PqPreKeyKind, SignedPreKey};
-use pqxdh::prekey_store::{KeyTimes, RETIRED_PREKEY_RETENTION, RotateError};
-use pqxdh::replay_record::{ReplayError, ReplayLimits};
-use pqxdh::xeddsa::SIGNATURE_LEN;
+use pqxdh::handshake::HandshakeError;
+use pqxdh::handshake::clock::{DAY, Timestamp};
+use pqxdh::handshake::prekey::{OneTimePreKey, PqPreKey, PqPreKeyKind, SignedPreKey};
+use pqxdh::handshake::prekey_store::{KeyTimes, RETIRED_PREKEY_RETENTION, RotateError};
+use pqxdh::handshake::replay_record::{ReplayError, ReplayLimits};
+use pqxdh::primitives::kem::{KemError, PUBLIC_KEY_LEN};
+use pqxdh::primitives::xeddsa::SIGNATURE_LEN;
+use pqxdh::sessions::establish::{self, EstablishError};
 use pqxdh::{Backend, IdentityKeyPair, KemType, PreKeyBundle, PreKeyStore};
 use pqxdh_files::identity_file::{self, IdentityFileError, Protection};
 use pqxdh_files::{self as files, EncryptOptions};

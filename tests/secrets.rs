@@ -11,12 +11,12 @@
 mod common;
 
 use common::{bundle_with_opk, parties};
-use pqxdh::establish::{self, Established};
-use pqxdh::kem::{KemKeyPair, KemSecretKey, KemSharedSecret};
-use pqxdh::keys::{DhOutput, EphemeralKeyPair};
-use pqxdh::pqxdh::{self as hs, Initiation, SharedKeys};
-use pqxdh::prekey::{OneTimePreKey, PqPreKey, PqPreKeyKind, SignedPreKey};
+use pqxdh::handshake::agreement::{self as hs, Initiation, SharedKeys};
+use pqxdh::handshake::prekey::{OneTimePreKey, PqPreKey, PqPreKeyKind, SignedPreKey};
+use pqxdh::primitives::kem::{KemKeyPair, KemSecretKey, KemSharedSecret};
+use pqxdh::primitives::keys::{DhOutput, EphemeralKeyPair};
 use pqxdh::ratchet::message_key::MessageKeySeed;
+use pqxdh::sessions::establish::{self, Established};
 use pqxdh::{
     Backend, ChainKey, IdentityKeyPair, KemType, KeyPair, PreKeyStore, PrivateKey, RootKey, Session,
 };

@@ -17,7 +17,7 @@ fn write(target: &str, name: &str, bytes: &[u8]) {
 
 fn main() {
     let f = pqxdh_fuzz::fixture();
-    let header = pqxdh::establish::prekey_header(&f.prekey_message)
+    let header = pqxdh::sessions::establish::prekey_header(&f.prekey_message)
         .expect("header parses")
         .expect("pre-key message");
 

@@ -9,6 +9,6 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(header) = InitialHeader::from_bytes(data) {
         assert_eq!(header.to_bytes(), data, "parse/encode round trip");
         let store = pqxdh_fuzz::fixture().bob_store.clone();
-        let _ = pqxdh::pqxdh::respond(&store, &header, Backend::Libcrux, true);
+        let _ = pqxdh::handshake::agreement::respond(&store, &header, Backend::Libcrux, true);
     }
 });

@@ -16,5 +16,5 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     let mut store = fixture.bob_store.clone();
-    let _ = pqxdh::establish::accept(&mut store, data, Backend::Libcrux);
+    let _ = pqxdh::sessions::establish::accept(&mut store, data, Backend::Libcrux);
 });

@@ -55,9 +55,9 @@ fn build() -> Fixture {
     let pristine = bob_store.clone();
 
     let mut a =
-        pqxdh::establish::initiate(&alice, &bundle, Backend::Libcrux, &mut rng).expect("initiate");
+        pqxdh::sessions::establish::initiate(&alice, &bundle, Backend::Libcrux, &mut rng).expect("initiate");
     let prekey_message = a.session.encrypt(b"first", &mut rng).expect("encrypt");
-    let (mut b, _) = pqxdh::establish::accept(&mut bob_store, &prekey_message, Backend::Libcrux)
+    let (mut b, _) = pqxdh::sessions::establish::accept(&mut bob_store, &prekey_message, Backend::Libcrux)
         .expect("accept");
     let reply = b.session.encrypt(b"reply", &mut rng).expect("encrypt");
     a.session.decrypt(&reply).expect("decrypt");

@@ -6,9 +6,9 @@
 //! pre-key = version(0x02) || type(0x02) || u32be L || pre-key header (L bytes) || normal
 //! ```
 
-use crate::keys::{ENCODED_EC_LEN, PublicKey};
+use crate::primitives::keys::{ENCODED_EC_LEN, PublicKey};
+use crate::ratchet::error::DecryptError;
 use crate::ratchet::message_key::TAG_LEN;
-use crate::ratchet::session::DecryptError;
 
 /// Version byte of every ratchet message. Version 0x02 added the per-message salt (SPEC.md
 /// section 8.4); version 0x01 messages are refused with [`DecryptError::UnknownVersion`].

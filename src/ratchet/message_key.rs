@@ -6,7 +6,7 @@ use hkdf::Hkdf;
 use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::secret::secret_bytes;
+use crate::primitives::secret::secret_bytes;
 
 /// Length of a message-key seed (an HMAC-SHA256 output).
 pub const MESSAGE_KEY_SEED_LEN: usize = 32;

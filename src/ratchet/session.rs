@@ -21,13 +21,14 @@ use std::collections::VecDeque;
 
 use rand_core::CryptoRng;
 
-use crate::chain_key::ChainKey;
-use crate::keys::{KeyPair, PublicKey};
+use crate::primitives::keys::{KeyPair, PublicKey};
+use crate::ratchet::chain_key::ChainKey;
+use crate::ratchet::error::{DecryptError, EncryptError};
 use crate::ratchet::message::SALT_LEN;
 use crate::ratchet::message::{MAX_PREKEY_HEADER_LEN, MessageView, NORMAL_HEADER_LEN};
 use crate::ratchet::message::{PREKEY_PREFIX_LEN, TYPE_PREKEY, WIRE_VERSION, normal_header};
 use crate::ratchet::message_key::{MessageKeySeed, TAG_LEN};
-use crate::root_key::RootKey;
+use crate::ratchet::root_key::RootKey;
 
 /// The largest number of message keys one received message may make us skip in one chain (its
 /// own chain up to N, or the previous chain up to PN). Bounds the HMAC work and the memory that a
@@ -45,55 +46,6 @@ pub const MAX_SKIPPED_KEYS: usize = 2_000;
 /// remaining keys up to PN were stored as skipped keys. Remembering the keys lets a late or replayed
 /// message on an old chain be refused as [`DecryptError::Duplicate`] without a pointless DH step.
 pub const MAX_RECEIVING_CHAINS: usize = 5;
-
-/// Why a message could not be decrypted. The session is unchanged after every error.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum DecryptError {
-    /// The AEAD tag did not verify: the message was modified, or is not for this session.
-    #[error("message authentication failed")]
-    InvalidTag,
-    /// The message key is gone: the message was already decrypted, or its key was evicted.
-    #[error("message already decrypted or its key is no longer stored")]
-    Duplicate,
-    /// Decrypting would skip more than [`MAX_MESSAGE_GAP`] message keys in one chain.
-    #[error("message is too far ahead of the receiving chain")]
-    TooFarAhead,
-    /// The message bytes do not follow the wire format.
-    #[error("malformed message: {0}")]
-    Malformed(&'static str),
-    /// The version byte is not one we know.
-    #[error("unknown message version 0x{0:02x}")]
-    UnknownVersion(u8),
-    /// The type byte is not one we know.
-    #[error("unknown message type 0x{0:02x}")]
-    UnknownType(u8),
-    /// The sender's ratchet key has small order: the DH output would be all zeros.
-    #[error("the sender's ratchet key is non-contributory (small order)")]
-    NonContributory,
-    /// A new ratchet key arrived while we have not sent on our latest one: the peer cannot have
-    /// made it honestly (it is forged, or the peer restored a state older than a DH step).
-    #[error("unexpected new ratchet key: the peer has not yet seen our latest one")]
-    UnexpectedRatchetKey,
-}
-
-/// Why a message could not be encrypted. The session is unchanged after every error.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum EncryptError {
-    /// The peer's ratchet key gives an all-zero DH output.
-    #[error("the peer's ratchet key is non-contributory (small order)")]
-    NonContributory,
-    /// The sending chain has reached message number 2^32 - 1.
-    #[error("the sending chain is exhausted")]
-    ChainExhausted,
-    /// The pre-key header is longer than [`MAX_PREKEY_HEADER_LEN`].
-    #[error("pre-key header of {0} bytes is too long")]
-    PreKeyHeaderTooLong(usize),
-    /// The session state is inconsistent (a deferred sending step without a receiving chain).
-    #[error("session state is inconsistent")]
-    InvalidState,
-}
 
 /// Our sending chain.
 #[derive(Clone)]
@@ -247,7 +199,7 @@ impl Session {
     /// The signed prekey's private key is held only until the first message is decrypted (the
     /// receive half of that DH ratchet step is its last use) and is then dropped, so a session
     /// that has received, in memory or saved, holds no prekey private key.
-    /// [`establish::accept`](crate::establish::accept) decrypts the first message before it
+    /// [`establish::accept`](crate::sessions::establish::accept) decrypts the first message before it
     /// returns the session; a caller of this constructor should do the same before saving.
     pub fn new_responder(
         root_key: RootKey,

@@ -26,14 +26,14 @@ use std::collections::VecDeque;
 
 use zeroize::Zeroizing;
 
-use crate::chain_key::ChainKey;
-use crate::keys::{KEY_LEN, KeyPair, PrivateKey, PublicKey};
+use crate::primitives::keys::{KEY_LEN, KeyPair, PrivateKey, PublicKey};
+use crate::ratchet::chain_key::ChainKey;
 use crate::ratchet::message::MAX_PREKEY_HEADER_LEN;
 use crate::ratchet::message_key::MessageKeySeed;
+use crate::ratchet::root_key::RootKey;
 use crate::ratchet::session::{
     MAX_RECEIVING_CHAINS, MAX_SKIPPED_KEYS, ReceivingChain, SendingChain, Session, SkippedKey,
 };
-use crate::root_key::RootKey;
 
 /// First bytes of a saved session.
 pub const STATE_MAGIC: [u8; 2] = *b"DR";

@@ -1,9 +1,9 @@
 //! Shared set-up for the hardening tests: parties, established sessions, refusal checks.
 #![allow(dead_code)]
 
-use pqxdh::establish::{self, Established};
-use pqxdh::prekey::{OneTimePreKey, PreKeyId};
+use pqxdh::handshake::prekey::{OneTimePreKey, PreKeyId};
 use pqxdh::ratchet::{DecryptError, Session};
+use pqxdh::sessions::establish::{self, Established};
 use pqxdh::{Backend, IdentityKeyPair, KemType, PreKeyBundle, PreKeyStore};
 use rand::SeedableRng;
 use rand::rngs::ChaCha20Rng;

@@ -12,11 +12,11 @@ use clap::{Args, Subcommand};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use pqxdh::bundle::{BundleError, PreKeyBundle};
-use pqxdh::clock::{Clock, DAY, SystemClock};
-use pqxdh::identity::{self, IdentityKeyPair};
-use pqxdh::kem::{Backend, KemType};
-use pqxdh::prekey_store::PreKeyStore;
+use pqxdh::handshake::bundle::{BundleError, PreKeyBundle};
+use pqxdh::handshake::clock::{Clock, DAY, SystemClock};
+use pqxdh::handshake::identity::{self, IdentityKeyPair};
+use pqxdh::handshake::prekey_store::PreKeyStore;
+use pqxdh::primitives::kem::{Backend, KemType};
 use pqxdh_files::armor::{self, ArmorReader, ArmorWriter};
 use pqxdh_files::identity_file::{
     self, IdentityFileError, KdfParams, MAX_IDENTITY_FILE_LEN, Protection,
@@ -608,7 +608,7 @@ pub fn run_prune(args: &IdentityPruneArgs) -> Result<(), CliError> {
 pub fn load_bundle(path: &Path) -> Result<PreKeyBundle, CliError> {
     let file = File::open(path).map_err(io_err(path))?;
     let mut text = String::new();
-    file.take(pqxdh::bundle::MAX_BUNDLE_JSON_LEN as u64 + 1)
+    file.take(pqxdh::handshake::bundle::MAX_BUNDLE_JSON_LEN as u64 + 1)
         .read_to_string(&mut text)
         .map_err(io_err(path))?;
     PreKeyBundle::from_json(&text).map_err(|source| CliError::Bundle {
@@ -913,7 +913,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// Double Ratchet: a pre-key message, an out-of-order message, a reply, a refused replay.
 pub fn demo_conversation(dir: &Path) -> Result<(), CliError> {
     let demo = |what: &str| CliError::Demo(what.to_owned());
-    let load = |name: &str| -> Result<pqxdh::prekey_store::PreKeyStore, CliError> {
+    let load = |name: &str| -> Result<pqxdh::handshake::prekey_store::PreKeyStore, CliError> {
         let path = dir.join(format!("{name}.identity"));
         let bytes = fs::read(&path).map_err(io_err(&path))?;
         pqxdh_files::identity_file::decode(&bytes, None).map_err(|source| CliError::IdentityFile {
@@ -933,8 +933,9 @@ pub fn demo_conversation(dir: &Path) -> Result<(), CliError> {
     println!(
         "\n== 7. Alice starts a Double Ratchet session from Bob's bundle (PQXDH, 3 DH + ML-KEM)"
     );
-    let mut a = pqxdh::establish::initiate(alice.identity(), &bundle, Backend::Libcrux, &mut rng)
-        .map_err(|e| demo(&e.to_string()))?;
+    let mut a =
+        pqxdh::sessions::establish::initiate(alice.identity(), &bundle, Backend::Libcrux, &mut rng)
+            .map_err(|e| demo(&e.to_string()))?;
     println!("   session id {}", a.session_id);
     let first = a
         .session
@@ -950,7 +951,7 @@ pub fn demo_conversation(dir: &Path) -> Result<(), CliError> {
         second.len()
     );
     println!("\n== 8. Bob receives them out of order");
-    let (mut b, text) = pqxdh::establish::accept(&mut bob, &second, Backend::Libcrux)
+    let (mut b, text) = pqxdh::sessions::establish::accept(&mut bob, &second, Backend::Libcrux)
         .map_err(|e| demo(&e.to_string()))?;
     println!(
         "   Bob: {:?} (same session id: {})",

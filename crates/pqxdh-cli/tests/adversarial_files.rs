@@ -11,11 +11,11 @@
 mod common;
 
 use common::{parties, u32_at};
-use pqxdh::identity;
-use pqxdh::kem::{KemError, KemType};
-use pqxdh::keys::KeyError;
-use pqxdh::pqxdh::HandshakeError;
-use pqxdh::prekey_store::PreKeyStore;
+use pqxdh::handshake::HandshakeError;
+use pqxdh::handshake::identity;
+use pqxdh::handshake::prekey_store::PreKeyStore;
+use pqxdh::primitives::kem::{KemError, KemType};
+use pqxdh::primitives::keys::KeyError;
 use pqxdh_cli::{self as cli, CliError};
 use pqxdh_files::identity_file;
 use pqxdh_files::{self as files, FileError};

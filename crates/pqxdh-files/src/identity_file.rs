@@ -12,7 +12,7 @@
 //!        || P u16be || P x ( PQ id u32be || kind u8 (0 one-time, 1 last-resort) || KEM type byte
 //!                             || times || KEM secret (3168) || KEM public (1568)
 //!                             || Sig(IK, EncodeKEM(PQPK)) (64) )
-//!        || replay record (pqxdh::replay_record)
+//!        || replay record (pqxdh::handshake::replay_record)
 //! times = created u64be || retired flag u8 (0 current, 1 retired) || retired u64be (0 if current)
 //! ```
 //!
@@ -27,14 +27,14 @@ use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
-use pqxdh::clock::Timestamp;
-use pqxdh::identity::IdentityKeyPair;
-use pqxdh::kem::{KemError, KemKeyPair, KemType, PUBLIC_KEY_LEN, SECRET_KEY_LEN};
-use pqxdh::keys::{KEY_LEN, KeyError, KeyPair, PrivateKey};
-use pqxdh::prekey::{PqPreKey, PqPreKeyKind, PreKeyId, SignedPreKey};
-use pqxdh::prekey_store::{KeyTimes, PreKeyStore};
-use pqxdh::replay_record::{ReplayRecord, ReplayRecordError};
-use pqxdh::xeddsa::{self, SIGNATURE_LEN, Signature};
+use pqxdh::handshake::clock::Timestamp;
+use pqxdh::handshake::identity::IdentityKeyPair;
+use pqxdh::handshake::prekey::{PqPreKey, PqPreKeyKind, PreKeyId, SignedPreKey};
+use pqxdh::handshake::prekey_store::{KeyTimes, PreKeyStore};
+use pqxdh::handshake::replay_record::{ReplayRecord, ReplayRecordError};
+use pqxdh::primitives::kem::{KemError, KemKeyPair, KemType, PUBLIC_KEY_LEN, SECRET_KEY_LEN};
+use pqxdh::primitives::keys::{KEY_LEN, KeyError, KeyPair, PrivateKey};
+use pqxdh::primitives::xeddsa::{self, SIGNATURE_LEN, Signature};
 
 /// First bytes of an identity file.
 pub const IDENTITY_FILE_MAGIC: &[u8; 8] = b"PQXDHID\0";
@@ -603,7 +603,7 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pqxdh::kem::KemType;
+    use pqxdh::primitives::kem::KemType;
     use rand::SeedableRng;
     use rand::rngs::ChaCha20Rng;
 

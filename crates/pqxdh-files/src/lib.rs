@@ -35,13 +35,14 @@ use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use ::pqxdh::bundle::PreKeyBundle;
-use ::pqxdh::identity::{self, IdentityKeyPair};
-use ::pqxdh::kem::Backend;
-use ::pqxdh::keys::{ENCODED_EC_LEN, KeyError, PublicKey};
-use ::pqxdh::pqxdh::{self as hs, HandshakeError, InitialHeader};
-use ::pqxdh::prekey_store::PreKeyStore;
-use ::pqxdh::xeddsa::Signature;
+use pqxdh::handshake::agreement as hs;
+use pqxdh::handshake::bundle::PreKeyBundle;
+use pqxdh::handshake::identity::{self, IdentityKeyPair};
+use pqxdh::handshake::prekey_store::PreKeyStore;
+use pqxdh::handshake::{HandshakeError, InitialHeader};
+use pqxdh::primitives::kem::Backend;
+use pqxdh::primitives::keys::{ENCODED_EC_LEN, KeyError, PublicKey};
+use pqxdh::primitives::xeddsa::Signature;
 
 /// First bytes of an encrypted file.
 pub const FILE_MAGIC: &[u8; 8] = b"PQXDHENC";
@@ -51,7 +52,7 @@ pub const FILE_VERSION: u8 = 2;
 /// Version 1: no sender signature; still decrypted, reported as "sender not verified".
 pub const FILE_VERSION_UNSIGNED: u8 = 1;
 /// Length of the trailing sender signature of a version-2 file (XEdDSA, `xeddsa::SIGNATURE_LEN`).
-pub const FILE_SIGNATURE_LEN: usize = pqxdh::xeddsa::SIGNATURE_LEN;
+pub const FILE_SIGNATURE_LEN: usize = pqxdh::primitives::xeddsa::SIGNATURE_LEN;
 /// Domain label of the signed file transcript: the signature covers
 /// `FILE_SIGNATURE_LABEL || SHA-256(FILE_TRANSCRIPT_LABEL || header || MAC || tag_0 || ... || tag_n)`
 /// (labels chosen for this format, SPEC.md section 9.1; no other message signed by an identity

@@ -9,10 +9,11 @@
 
 use std::io::{Read, Write};
 
-use pqxdh::identity::IdentityKeyPair;
-use pqxdh::kem::KemType;
-use pqxdh::prekey_store::PreKeyStore;
-use pqxdh::{PreKeyBundle, identity};
+use pqxdh::PreKeyBundle;
+use pqxdh::handshake::identity;
+use pqxdh::handshake::identity::IdentityKeyPair;
+use pqxdh::handshake::prekey_store::PreKeyStore;
+use pqxdh::primitives::kem::KemType;
 use pqxdh_files::armor::{ArmorReader, ArmorWriter};
 use pqxdh_files::{
     self as files, DEFAULT_SEGMENT_SIZE, EncryptOptions, FileError, FileHeader, TAG_LEN,
@@ -159,11 +160,13 @@ fn every_recipient_can_decrypt_and_others_cannot() {
     // Same identity key but other prekeys (a re-generated store): the handshake cannot finish.
     let mut impostor = PreKeyStore::new(w.recipients[0].identity().clone());
     let ik = impostor.identity().clone();
-    impostor.add_signed_prekey(pqxdh::prekey::SignedPreKey::generate(1, &ik, &mut rng));
+    impostor.add_signed_prekey(pqxdh::handshake::prekey::SignedPreKey::generate(
+        1, &ik, &mut rng,
+    ));
     impostor.add_pq_prekey(
-        pqxdh::prekey::PqPreKey::generate(
+        pqxdh::handshake::prekey::PqPreKey::generate(
             1,
-            pqxdh::prekey::PqPreKeyKind::LastResort,
+            pqxdh::handshake::prekey::PqPreKeyKind::LastResort,
             KemType::MlKem1024,
             &ik,
             &mut rng,
@@ -202,7 +205,7 @@ fn rejects_bad_recipient_lists_and_bundles() {
     assert!(matches!(err, Err(FileError::DuplicateRecipient(_))));
     let mut sig = *bundles[1].signed_prekey.signature.as_bytes();
     sig[5] ^= 1;
-    bundles[1].signed_prekey.signature = pqxdh::xeddsa::Signature::from_bytes(sig);
+    bundles[1].signed_prekey.signature = pqxdh::primitives::xeddsa::Signature::from_bytes(sig);
     let err = files::encrypt(
         &w.sender,
         &bundles,

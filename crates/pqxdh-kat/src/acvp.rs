@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::mlkem::Params;
 use super::{FileReport, array_field, expect_eq, fixed, hex_field, str_field, tc_id};
-use pqxdh::kem::Backend;
+use pqxdh::primitives::kem::Backend;
 
 /// Runs an ACVP document. ML-KEM-1024 decapsulations are repeated with the PQClean backend in a
 /// second, labelled report.

@@ -2,7 +2,7 @@
 //!
 //! * `modulus/ML-KEM-*.txt.gz`: one hex encapsulation key per line, each with a coefficient >= q;
 //!   every key must be rejected by the FIPS 203 section 7.2 check (ML-KEM-1024 through
-//!   [`pqxdh::kem::KemPublicKey::from_slice`]).
+//!   [`pqxdh::primitives::kem::KemPublicKey::from_slice`]).
 //! * `strcmp/ML-KEM-*.txt`: `dk`, `c`, `K`; decapsulation must give `K` (the implicit-rejection
 //!   key), even though the re-encryption differs only after a zero byte.
 //! * `unluckysample/ML-KEM-*.txt`: `ek`, `dk`, `m`, `c`, `K` are used directly (their `d`, `z` are
@@ -10,7 +10,7 @@
 
 use super::mlkem::Params;
 use super::{FileReport, expect_eq, fixed};
-use pqxdh::kem::Backend;
+use pqxdh::primitives::kem::Backend;
 
 /// Runs one CCTV ML-KEM text file (already decompressed).
 pub fn run(text: &str) -> FileReport {

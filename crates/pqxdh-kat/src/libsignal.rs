@@ -5,8 +5,8 @@
 use serde_json::Value;
 
 use super::{FileReport, expect_eq, hex_field, str_field};
-use pqxdh::keys::{PrivateKey, PublicKey};
-use pqxdh::xeddsa::{self, Signature};
+use pqxdh::primitives::keys::{PrivateKey, PublicKey};
+use pqxdh::primitives::xeddsa::{self, Signature};
 
 /// Runs `xeddsa_verify_kat.json`: the private key gives the public key, the signature verifies
 /// with [`xeddsa::verify`] (`expected: valid`), and flipping any one of its 512 bits breaks it.

@@ -1,10 +1,12 @@
 //! ML-KEM operations over raw bytes for the vector runners, for all three parameter sets.
 //!
-//! ML-KEM-1024 goes through this crate's [`pqxdh::kem`] module (the code PQXDH uses); ML-KEM-512
+//! ML-KEM-1024 goes through this crate's [`pqxdh::primitives::kem`] module (the code PQXDH uses); ML-KEM-512
 //! and ML-KEM-768 call libcrux directly. Every operation validates its inputs first: lengths,
 //! the FIPS 203 section 7.2 encapsulation-key check and the section 7.3 decapsulation-key check.
 
-use pqxdh::kem::{Backend, KemCiphertext, KemKeyPair, KemPublicKey, KemSecretKey, KemType};
+use pqxdh::primitives::kem::{
+    Backend, KemCiphertext, KemKeyPair, KemPublicKey, KemSecretKey, KemType,
+};
 
 /// An ML-KEM parameter set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

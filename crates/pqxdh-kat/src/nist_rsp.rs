@@ -7,7 +7,7 @@
 
 use super::ctr_drbg::{CtrDrbg, SEED_LEN};
 use super::{FileReport, expect_eq, fixed};
-use pqxdh::kem::{Backend, KemKeyPair, KemType};
+use pqxdh::primitives::kem::{Backend, KemKeyPair, KemType};
 
 /// One `count = N` record: its fields in order.
 type Record<'a> = Vec<(&'a str, &'a str)>;

@@ -5,13 +5,16 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha512};
 
 use super::FileReport;
-use ::pqxdh::identity::IdentityKeyPair;
-use ::pqxdh::kem::{Backend, KemCiphertext, KemKeyPair, KemSecretKey, KemSharedSecret, KemType};
-use ::pqxdh::keys::{EphemeralKeyPair, KeyPair, PrivateKey, PublicKey};
-use ::pqxdh::pqxdh::{self, Protocol};
-use ::pqxdh::prekey::{OneTimePreKey, PqPreKey, PqPreKeyKind, SignedPreKey};
-use ::pqxdh::prekey_store::PreKeyStore;
-use ::pqxdh::root_key::RootKey;
+use pqxdh::handshake::Protocol;
+use pqxdh::handshake::agreement as hs;
+use pqxdh::handshake::identity::IdentityKeyPair;
+use pqxdh::handshake::prekey::{OneTimePreKey, PqPreKey, PqPreKeyKind, SignedPreKey};
+use pqxdh::handshake::prekey_store::PreKeyStore;
+use pqxdh::primitives::kem::{
+    Backend, KemCiphertext, KemKeyPair, KemSecretKey, KemSharedSecret, KemType,
+};
+use pqxdh::primitives::keys::{EphemeralKeyPair, KeyPair, PrivateKey, PublicKey};
+use pqxdh::ratchet::root_key::RootKey;
 
 /// The `format` value of PQXDH vector files.
 pub const FORMAT: &str = "pqxdh-kat-v1";
@@ -134,7 +137,7 @@ fn check_vector(v: &Value) -> Result<(), String> {
         )?;
         shared = Some(ss);
     }
-    let (root, chain) = pqxdh::responder_keys(
+    let (root, chain) = hs::responder_keys(
         &bob_identity,
         &bob_signed,
         bob_one_time.as_ref(),
@@ -158,7 +161,7 @@ fn check_vector(v: &Value) -> Result<(), String> {
     // Initiator: the DHs from Alice's secrets and Bob's public keys, with the shared secret.
     let ss = KemSharedSecret::from_slice(&expected_ss)
         .ok_or("`expected.kem_shared_secret` must be 32 bytes")?;
-    let (root_a, chain_a) = pqxdh::initiator_keys(
+    let (root_a, chain_a) = hs::initiator_keys(
         &alice_identity,
         &alice_ephemeral,
         bob_identity.public_key(),
@@ -198,7 +201,7 @@ fn check_first_ratchet(
     let dh = ratchet
         .diffie_hellman(bob_signed)
         .map_err(|e| format!("first_ratchet: {e}"))?;
-    let (new_root, chain) = ::pqxdh::root_key::kdf_rk_with_info(root, &dh, info.as_bytes());
+    let (new_root, chain) = pqxdh::ratchet::root_key::kdf_rk_with_info(root, &dh, info.as_bytes());
     expect_eq(
         "first_ratchet.root_key",
         &bytes(first, "root_key")?,
@@ -244,7 +247,7 @@ fn check_x3dh(doc: &Value) -> Result<(), String> {
     let alice_base = pair("alice_base")?;
     let expected_chain = bytes(values, "expected_chain_key")?;
     let info = Protocol::X3dh.info();
-    let (root_b, chain_b) = pqxdh::responder_keys(
+    let (root_b, chain_b) = hs::responder_keys(
         &bob_identity,
         &bob_signed,
         None,
@@ -254,7 +257,7 @@ fn check_x3dh(doc: &Value) -> Result<(), String> {
         info,
     )
     .map_err(|e| format!("responder: {e}"))?;
-    let (root_a, chain_a) = pqxdh::initiator_keys(
+    let (root_a, chain_a) = hs::initiator_keys(
         &alice_identity,
         &alice_base,
         bob_identity.public_key(),
@@ -355,7 +358,7 @@ impl rand_core::TryCryptoRng for LabelRng {}
 /// Generates our own PQXDH vectors: both KEMs, with and without a one-time prekey, `per_kind`
 /// vectors each. Every input is `SHA-256(label || 0 || id || 0 || field)` (64-byte inputs use
 /// SHA-512), so anyone can regenerate them; the keys are produced by the full public API (bundle,
-/// signatures, verification, [`pqxdh::initiate_deterministic`], [`pqxdh::respond`]), and the
+/// signatures, verification, [`hs::initiate_deterministic`], [`hs::respond`]), and the
 /// vectors carry the intermediate values (DH outputs, IKM) for learners.
 pub fn generate(per_kind: usize) -> Result<Value, String> {
     let mut vectors = Vec::new();
@@ -419,14 +422,14 @@ fn generate_one(id: &str, kem: KemType, with_opk: bool) -> Result<Value, String>
         .map_err(|e| e.to_string())?;
     let ephemeral_secret = derive32(id, "alice_ephemeral_secret");
     let kem_randomness = derive32(id, "kem_encapsulation_randomness");
-    let initiation = pqxdh::initiate_deterministic(
+    let initiation = hs::initiate_deterministic(
         &alice,
         &bundle,
         EphemeralKeyPair::from_private(PrivateKey::from_bytes(ephemeral_secret)),
         &kem_randomness,
     )
     .map_err(|e| e.to_string())?;
-    let responded = pqxdh::respond(&store, &initiation.header, Backend::Libcrux, true)
+    let responded = hs::respond(&store, &initiation.header, Backend::Libcrux, true)
         .map_err(|e| e.to_string())?;
     if responded.root_key != initiation.keys.root_key
         || responded.chain_key != initiation.keys.chain_key
@@ -456,7 +459,7 @@ fn generate_one(id: &str, kem: KemType, with_opk: bool) -> Result<Value, String>
         .map_err(|e| e.to_string())?;
     let ikm = format!(
         "{}{dh1}{dh2}{dh3}{}{}",
-        hex::encode(pqxdh::KDF_PREFIX),
+        hex::encode(hs::KDF_PREFIX),
         dh4.clone().unwrap_or_default(),
         hex::encode(ss.as_bytes())
     );
@@ -466,16 +469,16 @@ fn generate_one(id: &str, kem: KemType, with_opk: bool) -> Result<Value, String>
     let dh_ratchet = ratchet
         .diffie_hellman(&bundle.signed_prekey.key)
         .map_err(|e| e.to_string())?;
-    let (root1, chain1) = ::pqxdh::root_key::kdf_rk_with_info(
+    let (root1, chain1) = pqxdh::ratchet::root_key::kdf_rk_with_info(
         &initiation.keys.root_key,
         &dh_ratchet,
-        ::pqxdh::root_key::RATCHET_INFO,
+        pqxdh::ratchet::root_key::RATCHET_INFO,
     );
 
     Ok(json!({
         "id": id,
         "kem": kem.name(),
-        "info": String::from_utf8_lossy(pqxdh::PQXDH_INFO),
+        "info": String::from_utf8_lossy(pqxdh::handshake::protocol::PQXDH_INFO),
         "alice_identity_secret": hex::encode(derive32(id, "alice_identity_secret")),
         "alice_ephemeral_secret": hex::encode(ephemeral_secret),
         "bob_identity_secret": hex::encode(derive32(id, "bob_identity_secret")),
@@ -490,7 +493,7 @@ fn generate_one(id: &str, kem: KemType, with_opk: bool) -> Result<Value, String>
             "chain_key": hex::encode(initiation.keys.chain_key.as_bytes()),
         },
         "first_ratchet": {
-            "info": String::from_utf8_lossy(::pqxdh::root_key::RATCHET_INFO),
+            "info": String::from_utf8_lossy(pqxdh::ratchet::root_key::RATCHET_INFO),
             "alice_ratchet_secret": hex::encode(ratchet_secret),
             "root_key": hex::encode(root1.as_bytes()),
             "chain_key": hex::encode(chain1.as_bytes()),

@@ -8,7 +8,7 @@ use sha2::Sha256;
 use super::{
     FileReport, Options, array_field, expect_eq, field, fixed, hex_field, str_field, usize_field,
 };
-use pqxdh::keys::{PrivateKey, PublicKey};
+use pqxdh::primitives::keys::{PrivateKey, PublicKey};
 
 fn x25519(scalar: &[u8], u: &[u8]) -> Result<[u8; 32], String> {
     let private = PrivateKey::from_slice(scalar).map_err(|e| format!("scalar: {e}"))?;
@@ -105,7 +105,7 @@ pub fn run_x25519(doc: &Value, options: Options) -> FileReport {
     report
 }
 
-/// RFC 8032 section 7.1: each signature verifies with [`pqxdh::xeddsa::verify_ed25519`], and no
+/// RFC 8032 section 7.1: each signature verifies with [`pqxdh::primitives::xeddsa::verify_ed25519`], and no
 /// longer does once the message is changed.
 pub fn run_ed25519(doc: &Value) -> FileReport {
     let mut report = FileReport::new("rfc8032 ed25519");
@@ -122,10 +122,10 @@ pub fn run_ed25519(doc: &Value) -> FileReport {
             let pk = fixed::<32>("public_key", &hex_field(test, "public_key")?)?;
             let sig = fixed::<64>("signature", &hex_field(test, "signature")?)?;
             let mut message = hex_field(test, "message")?;
-            pqxdh::xeddsa::verify_ed25519(&pk, &message, &sig)
+            pqxdh::primitives::xeddsa::verify_ed25519(&pk, &message, &sig)
                 .map_err(|e| format!("`signature`: {e}"))?;
             message.push(0);
-            match pqxdh::xeddsa::verify_ed25519(&pk, &message, &sig) {
+            match pqxdh::primitives::xeddsa::verify_ed25519(&pk, &message, &sig) {
                 Ok(()) => Err("`signature` also verifies a longer message".into()),
                 Err(_) => Ok(()),
             }

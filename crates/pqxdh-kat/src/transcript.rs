@@ -10,12 +10,12 @@ use rand::rngs::ChaCha20Rng;
 use rand_core::Rng;
 use serde_json::{Value, json};
 
-use pqxdh::chain_key::ChainKey;
-use pqxdh::keys::{KeyPair, PrivateKey};
+use pqxdh::primitives::keys::{KeyPair, PrivateKey};
+use pqxdh::ratchet::chain_key::ChainKey;
 use pqxdh::ratchet::message::SALT_LEN;
 use pqxdh::ratchet::message_key::MESSAGE_KEYS_INFO;
-use pqxdh::ratchet::session::{DecryptError, Randomness, Session};
-use pqxdh::root_key::RootKey;
+use pqxdh::ratchet::root_key::RootKey;
+use pqxdh::ratchet::{DecryptError, Randomness, Session};
 
 /// The `format` field of a transcript file.
 pub const TRANSCRIPT_FORMAT: &str = "pqxdh-ratchet-transcripts-v2";

@@ -16,8 +16,8 @@ use super::mlkem::Params;
 use super::{
     FileReport, array_field, expect_eq, field, fixed, hex_field, str_field, tc_id, usize_field,
 };
-use pqxdh::kem::Backend;
-use pqxdh::keys::{KeyError, PrivateKey, PublicKey};
+use pqxdh::primitives::kem::Backend;
+use pqxdh::primitives::keys::{KeyError, PrivateKey, PublicKey};
 
 /// Runs a Wycheproof document. ML-KEM-1024 decapsulation files give a second, labelled report
 /// for the PQClean backend.
@@ -183,7 +183,7 @@ fn ed25519(group: &Value, test: &Value) -> Result<(), String> {
     let sig = hex_field(test, "sig")?;
     let verified = fixed::<32>("pk", &pk).and_then(|pk| {
         let sig = fixed::<64>("sig", &sig)?;
-        pqxdh::xeddsa::verify_ed25519(&pk, &msg, &sig).map_err(|e| e.to_string())
+        pqxdh::primitives::xeddsa::verify_ed25519(&pk, &msg, &sig).map_err(|e| e.to_string())
     });
     match result {
         Expect::Valid | Expect::Acceptable => verified.map_err(|e| format!("`sig`: {e}")),

@@ -5,9 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use pqxdh::bundle::PreKeyBundle;
-use pqxdh::keys::PublicKey;
-use pqxdh::prekey::{OneTimePreKeyPublic, PqPreKeyPublic, SignedPreKeyPublic};
+use pqxdh::handshake::bundle::PreKeyBundle;
+use pqxdh::handshake::prekey::{OneTimePreKeyPublic, PqPreKeyPublic, SignedPreKeyPublic};
+use pqxdh::primitives::keys::PublicKey;
 
 /// What one party published.
 #[derive(Clone, Debug)]

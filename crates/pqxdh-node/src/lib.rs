@@ -18,20 +18,21 @@ use rand::SeedableRng;
 use rand::rngs::ChaCha20Rng;
 use serde_json::{Map, Value, json};
 
-use ::pqxdh::bundle::PreKeyBundle;
-use ::pqxdh::clock::{Clock, SystemClock, Timestamp};
-use ::pqxdh::establish::{self, EstablishError, Established};
-use ::pqxdh::identity::IdentityKeyPair;
-use ::pqxdh::kem::{Backend, KemType};
-use ::pqxdh::keys::PublicKey;
-use ::pqxdh::pqxdh::{self, HandshakeError, Protocol};
-use ::pqxdh::prekey::{OneTimePreKey, PqPreKey, PqPreKeyKind, PreKeyId};
-use ::pqxdh::prekey_store::{PreKeyStore, RETIRED_PREKEY_RETENTION};
-use ::pqxdh::ratchet::{DecryptError, Session};
-use ::pqxdh::replay_record::{ReplayError, ReplayLimits};
-use ::pqxdh::session_id::SessionId;
 pub use directory::{Directory, Published, UnsignedKeys};
 pub use error::{ErrorCode, NodeError};
+use pqxdh::handshake::agreement as hs;
+use pqxdh::handshake::bundle::PreKeyBundle;
+use pqxdh::handshake::clock::{Clock, SystemClock, Timestamp};
+use pqxdh::handshake::identity::IdentityKeyPair;
+use pqxdh::handshake::prekey::{OneTimePreKey, PqPreKey, PqPreKeyKind, PreKeyId};
+use pqxdh::handshake::prekey_store::{PreKeyStore, RETIRED_PREKEY_RETENTION};
+use pqxdh::handshake::replay_record::{ReplayError, ReplayLimits};
+use pqxdh::handshake::session_id::SessionId;
+use pqxdh::handshake::{HandshakeError, Protocol};
+use pqxdh::primitives::kem::{Backend, KemType};
+use pqxdh::primitives::keys::PublicKey;
+use pqxdh::ratchet::{DecryptError, Session};
+use pqxdh::sessions::establish::{self, EstablishError, Established};
 
 /// Longest request line accepted, in bytes: room for a 1 MiB plaintext even if every byte needs
 /// a six-character JSON escape, and for a 4 MiB message in base64.
@@ -475,7 +476,8 @@ impl Node {
         }
         let rng = &mut self.rng;
         let kem = self.config.kem;
-        let internal = |e: ::pqxdh::kem::KemError| NodeError::new(ErrorCode::BadKey, e.to_string());
+        let internal =
+            |e: pqxdh::primitives::kem::KemError| NodeError::new(ErrorCode::BadKey, e.to_string());
         let identity = IdentityKeyPair::generate(rng);
         let now = self.config.now();
         let mut store =
@@ -694,7 +696,7 @@ impl Node {
             PeerKeys::Unsigned(unsigned) => (
                 establish::initiate_x3dh_unsigned(
                     party.store.identity(),
-                    &pqxdh::UnsignedResponder {
+                    &hs::UnsignedResponder {
                         identity_key: unsigned.identity_key,
                         signed_prekey: unsigned.signed_prekey,
                         signed_prekey_id: EXTERNAL_SIGNED_PREKEY_ID,
@@ -927,7 +929,7 @@ impl Node {
             out.insert("kem".into(), Value::Null);
             out.insert(
                 "fingerprint".into(),
-                ::pqxdh::identity::fingerprint(&unsigned.identity_key).into(),
+                pqxdh::handshake::identity::fingerprint(&unsigned.identity_key).into(),
             );
             out.insert(
                 "bundle".into(),
@@ -944,7 +946,7 @@ impl Node {
             out.insert("kem".into(), bundle.pq_prekey.key.kem().name().into());
             out.insert(
                 "fingerprint".into(),
-                ::pqxdh::identity::fingerprint(&bundle.identity_key).into(),
+                pqxdh::handshake::identity::fingerprint(&bundle.identity_key).into(),
             );
             out.insert("bundle".into(), bundle.to_json_value());
             true
@@ -1222,13 +1224,13 @@ mod tests {
         assert_eq!(info["archived_sessions"], MAX_ARCHIVED_SESSIONS);
 
         // A fresh (valid) ratchet key, counters at the skip limit, a random body.
-        let fresh = ::pqxdh::keys::KeyPair::generate(&mut node.rng);
-        let gap = ::pqxdh::ratchet::session::MAX_MESSAGE_GAP;
-        let mut forged = ::pqxdh::ratchet::message::normal_header(
+        let fresh = pqxdh::primitives::keys::KeyPair::generate(&mut node.rng);
+        let gap = pqxdh::ratchet::session::MAX_MESSAGE_GAP;
+        let mut forged = pqxdh::ratchet::message::normal_header(
             fresh.public_key(),
             gap,
             gap,
-            &[0x5a; ::pqxdh::ratchet::message::SALT_LEN],
+            &[0x5a; pqxdh::ratchet::message::SALT_LEN],
         )
         .to_vec();
         forged.extend([0x5a; 20]);

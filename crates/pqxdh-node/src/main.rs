@@ -5,8 +5,8 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use pqxdh::kem::{Backend, KemType};
-use pqxdh::replay_record::{REPLAY_RECORD_CAPACITY, REPLAY_ROTATE_AT, ReplayLimits};
+use pqxdh::handshake::replay_record::{REPLAY_RECORD_CAPACITY, REPLAY_ROTATE_AT, ReplayLimits};
+use pqxdh::primitives::kem::{Backend, KemType};
 use pqxdh_node::{Envelope, MAX_LINE_LEN, MAX_ONE_TIME_PREKEYS, Node, NodeConfig};
 
 #[derive(Parser)]

@@ -636,12 +636,16 @@ impl Outsider {
         let mut wire = base64_decode(message["ciphertext"].as_str().unwrap());
         wire.extend(hex::decode(message["auth_tag"].as_str().unwrap()).unwrap());
         if self.session.is_none() {
-            let header = pqxdh::establish::prekey_header(&wire)
+            let header = pqxdh::sessions::establish::prekey_header(&wire)
                 .map_err(|e| e.to_string())?
                 .ok_or("not a pre-key message")?;
-            let keys =
-                pqxdh::pqxdh::respond(&self.store, &header, pqxdh::Backend::Libcrux, require_pq)
-                    .map_err(|e| e.to_string())?;
+            let keys = pqxdh::handshake::agreement::respond(
+                &self.store,
+                &header,
+                pqxdh::Backend::Libcrux,
+                require_pq,
+            )
+            .map_err(|e| e.to_string())?;
             let signed = self
                 .store
                 .signed_prekey(header.signed_prekey_id)

@@ -13,7 +13,7 @@ use rand_core::CryptoRng;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::secret::secret_bytes;
+use crate::primitives::secret::secret_bytes;
 
 /// Encapsulation-key length of ML-KEM-1024 and Kyber1024 (FIPS 203 table 3: 384k + 32, k = 4).
 pub const PUBLIC_KEY_LEN: usize = 1568;
@@ -90,13 +90,14 @@ pub enum KemError {
 }
 
 /// Which post-quantum KEM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum KemType {
     /// CRYSTALS-Kyber1024, round 3 (type byte 0x08).
-    #[serde(rename = "kyber1024")]
+    #[cfg_attr(feature = "serde", serde(rename = "kyber1024"))]
     Kyber1024,
     /// ML-KEM-1024, FIPS 203 (type byte 0x0A).
-    #[serde(rename = "ml-kem-1024")]
+    #[cfg_attr(feature = "serde", serde(rename = "ml-kem-1024"))]
     MlKem1024,
 }
 

@@ -3,11 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::{BUNDLE_JSON_VERSION, BundleError, MAX_BUNDLE_JSON_LEN, PreKeyBundle};
-use crate::kem::KemPublicKey;
-use crate::keys::PublicKey;
-use crate::prekey::{OneTimePreKeyPublic, PqPreKeyPublic, PreKeyId, SignedPreKeyPublic};
-use crate::xeddsa::Signature;
+use crate::handshake::bundle::{
+    BUNDLE_JSON_VERSION, BundleError, MAX_BUNDLE_JSON_LEN, PreKeyBundle,
+};
+use crate::handshake::prekey::{OneTimePreKeyPublic, PqPreKeyPublic, PreKeyId, SignedPreKeyPublic};
+use crate::primitives::kem::KemPublicKey;
+use crate::primitives::keys::PublicKey;
+use crate::primitives::xeddsa::Signature;
 
 impl PreKeyBundle {
     /// The bundle's JSON form (see SPEC.md): every key as hex of its type-prefixed encoding.

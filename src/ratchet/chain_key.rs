@@ -1,6 +1,6 @@
 //! A Double Ratchet chain key `CK`: the first one is PQXDH's output bytes 32..64.
 
-use crate::secret::secret_bytes;
+use crate::primitives::secret::secret_bytes;
 
 /// Length of a chain key (libsignal rust/protocol/src/ratchet/keys.rs: 32 bytes).
 pub const CHAIN_KEY_LEN: usize = 32;

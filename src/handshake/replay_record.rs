@@ -17,8 +17,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::keys::{KEY_LEN, PublicKey};
-use crate::prekey::PreKeyId;
+use crate::handshake::prekey::PreKeyId;
+use crate::primitives::keys::{KEY_LEN, PublicKey};
 
 /// The most base keys remembered for one key set. 10,000 entries are 320 KB saved; a key set
 /// that reaches [`REPLAY_ROTATE_AT`] is rotated, so the rest is headroom for messages in flight.

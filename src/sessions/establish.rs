@@ -3,16 +3,18 @@
 
 use rand_core::CryptoRng;
 
-use crate::bundle::PreKeyBundle;
-use crate::identity::IdentityKeyPair;
-use crate::kem::{Backend, KemType};
-use crate::keys::PublicKey;
-use crate::pqxdh::{self, HandshakeError, InitialHeader};
-use crate::prekey_store::PreKeyStore;
+use crate::handshake::agreement as hs;
+use crate::handshake::bundle::PreKeyBundle;
+use crate::handshake::error::HandshakeError;
+use crate::handshake::header::InitialHeader;
+use crate::handshake::identity::IdentityKeyPair;
+use crate::handshake::prekey_store::PreKeyStore;
+use crate::handshake::replay_record::ReplayError;
+use crate::handshake::session_id::SessionId;
+use crate::primitives::kem::{Backend, KemType};
+use crate::primitives::keys::PublicKey;
+use crate::ratchet::root_key::RootKey;
 use crate::ratchet::{DecryptError, EncryptError, Session, WireMessage};
-use crate::replay_record::ReplayError;
-use crate::root_key::RootKey;
-use crate::session_id::SessionId;
 
 /// Errors from establishing a session.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,25 +62,25 @@ pub fn initiate<R: CryptoRng + ?Sized>(
     backend: Backend,
     rng: &mut R,
 ) -> Result<Established, EstablishError> {
-    let init = pqxdh::initiate(identity, bundle, backend, rng)?;
+    let init = hs::initiate(identity, bundle, backend, rng)?;
     start_initiator(init, bundle.signed_prekey.key, rng)
 }
 
 /// The initiator over a responder known only by its identity key and a signed prekey whose
-/// signature is unknown: classical X3DH ([`pqxdh::initiate_x3dh_unsigned`]; the caller must say
+/// signature is unknown: classical X3DH ([`hs::initiate_x3dh_unsigned`]; the caller must say
 /// the session is neither post-quantum nor checked), then a session as [`initiate`] starts one.
 pub fn initiate_x3dh_unsigned<R: CryptoRng + ?Sized>(
     identity: &IdentityKeyPair,
-    responder: &pqxdh::UnsignedResponder,
+    responder: &hs::UnsignedResponder,
     rng: &mut R,
 ) -> Result<Established, EstablishError> {
-    let init = pqxdh::initiate_x3dh_unsigned(identity, responder, rng)?;
+    let init = hs::initiate_x3dh_unsigned(identity, responder, rng)?;
     start_initiator(init, responder.signed_prekey, rng)
 }
 
 /// The initiator's session from a finished handshake with the responder's signed prekey.
 fn start_initiator<R: CryptoRng + ?Sized>(
-    init: pqxdh::Initiation,
+    init: hs::Initiation,
     their_signed_prekey: PublicKey,
     rng: &mut R,
 ) -> Result<Established, EstablishError> {
@@ -132,7 +134,7 @@ pub fn accept(
 ) -> Result<(Established, Vec<u8>), EstablishError> {
     let header = prekey_header(wire)?.ok_or(EstablishError::NotPreKeyMessage)?;
     store.check_replay(&header)?;
-    let keys = pqxdh::respond(store, &header, backend, true)?;
+    let keys = hs::respond(store, &header, backend, true)?;
     let signed = store
         .signed_prekey(header.signed_prekey_id)
         .ok_or(HandshakeError::UnknownSignedPreKey(header.signed_prekey_id))?

@@ -16,7 +16,7 @@ use rand_core::CryptoRng;
 use sha2::{Digest, Sha512};
 use zeroize::Zeroize;
 
-use crate::keys::{PrivateKey, PublicKey};
+use crate::primitives::keys::{PrivateKey, PublicKey};
 
 /// Length of a signature: `R || s` (RFC 8032 section 5.1.6).
 pub const SIGNATURE_LEN: usize = 64;

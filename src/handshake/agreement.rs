@@ -14,24 +14,20 @@ use rand_core::CryptoRng;
 use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::bundle::{BundleError, PreKeyBundle};
-use crate::chain_key::ChainKey;
-use crate::identity::IdentityKeyPair;
-use crate::kem::{
-    Backend, CIPHERTEXT_LEN, KemCiphertext, KemError, KemSecretKey, KemSharedSecret, KemType,
+use crate::handshake::bundle::PreKeyBundle;
+use crate::handshake::error::HandshakeError;
+use crate::handshake::header::{InitialHeader, PqHeader};
+use crate::handshake::identity::IdentityKeyPair;
+use crate::handshake::prekey::PreKeyId;
+use crate::handshake::prekey_store::PreKeyStore;
+use crate::handshake::protocol::Protocol;
+use crate::handshake::session_id::SessionId;
+use crate::primitives::kem::{Backend, KemCiphertext, KemSecretKey, KemSharedSecret};
+use crate::primitives::keys::{
+    DhOutput, ENCODED_EC_LEN, EphemeralKeyPair, KeyError, KeyPair, PublicKey,
 };
-use crate::keys::{DhOutput, ENCODED_EC_LEN, EphemeralKeyPair, KeyError, KeyPair, PublicKey};
-use crate::prekey::PreKeyId;
-use crate::prekey_store::PreKeyStore;
-use crate::root_key::RootKey;
-use crate::session_id::SessionId;
-
-/// HKDF info of PQXDH: libsignal's value for both Kyber1024 and ML-KEM-1024
-/// (rust/protocol/src/pqxdh.rs; PQXDH section 2.1 names the application in `info`).
-pub const PQXDH_INFO: &[u8] = b"WhisperText_X25519_SHA-256_CRYSTALS-KYBER-1024";
-
-/// HKDF info of classical X3DH (libsignal session version 3).
-pub const X3DH_INFO: &[u8] = b"WhisperText";
+use crate::ratchet::chain_key::ChainKey;
+use crate::ratchet::root_key::RootKey;
 
 /// `F`: 32 bytes of 0xFF before the key material, for domain separation from XEdDSA
 /// (PQXDH section 2.2, X3DH section 2.2).
@@ -43,209 +39,8 @@ pub const KDF_SALT: [u8; 32] = [0u8; 32];
 /// Bytes taken from the HKDF: root key (0..32) then the first chain key (32..64).
 pub const KDF_OUTPUT_LEN: usize = 64;
 
-/// Version byte of the initial-message header's binary form (ours; see SPEC.md).
-pub const HEADER_VERSION: u8 = 1;
-
-/// Header flag: a one-time prekey id follows.
-const FLAG_ONE_TIME_PREKEY: u8 = 0x01;
-/// Header flag: a PQ prekey id and a KEM ciphertext follow (absent only in classical X3DH).
-const FLAG_PQ: u8 = 0x02;
-
 /// Length of the associated data: two `EncodeEC` identity keys.
 pub const ASSOCIATED_DATA_LEN: usize = 2 * ENCODED_EC_LEN;
-
-/// Which key agreement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Protocol {
-    /// PQXDH: three or four DH outputs and a KEM shared secret.
-    Pqxdh,
-    /// Classical X3DH, for comparison: no KEM, info "WhisperText".
-    X3dh,
-}
-
-impl Protocol {
-    /// The HKDF info string.
-    pub const fn info(self) -> &'static [u8] {
-        match self {
-            Self::Pqxdh => PQXDH_INFO,
-            Self::X3dh => X3DH_INFO,
-        }
-    }
-}
-
-/// Errors from the handshake.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum HandshakeError {
-    /// The bundle failed verification.
-    #[error("bundle: {0}")]
-    Bundle(#[from] BundleError),
-    /// A DH output was all zeros, or a key was malformed.
-    #[error("key agreement: {0}")]
-    Key(#[from] KeyError),
-    /// The KEM step failed (invalid key, mismatched KEM types).
-    #[error("KEM: {0}")]
-    Kem(#[from] KemError),
-    /// The initial message names a signed prekey the responder does not have.
-    #[error("unknown signed prekey id {0}")]
-    UnknownSignedPreKey(PreKeyId),
-    /// The initial message names a one-time prekey the responder does not have (or used already).
-    #[error("unknown or already used one-time prekey id {0}")]
-    UnknownOneTimePreKey(PreKeyId),
-    /// The initial message names a PQ prekey the responder does not have (or used already).
-    #[error("unknown or already used PQ prekey id {0}")]
-    UnknownPqPreKey(PreKeyId),
-    /// A PQXDH responder got a header without a KEM ciphertext (a downgrade to X3DH).
-    #[error("the initial message carries no KEM ciphertext")]
-    MissingKemCiphertext,
-    /// The header's KEM ciphertext is of another KEM than the named PQ prekey.
-    #[error("the KEM ciphertext is {actual}, the PQ prekey is {expected}")]
-    KemMismatch {
-        /// The prekey's KEM.
-        expected: KemType,
-        /// The ciphertext's KEM.
-        actual: KemType,
-    },
-    /// The initial-message header is malformed.
-    #[error("malformed initial-message header: {0}")]
-    MalformedHeader(&'static str),
-    /// The initial-message header has an unknown version.
-    #[error("unknown initial-message header version {0}")]
-    UnknownHeaderVersion(u8),
-}
-
-/// The KEM part of an initial message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PqHeader {
-    /// Which PQ prekey was encapsulated to.
-    pub prekey_id: PreKeyId,
-    /// `CT`, tagged with its KEM.
-    pub ciphertext: KemCiphertext,
-}
-
-/// What the initiator sends so that the responder can run its side: `IK_A`, `EK_A`, the prekey
-/// ids, and the KEM ciphertext.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InitialHeader {
-    /// `IK_A`.
-    pub identity_key: PublicKey,
-    /// `EK_A`.
-    pub ephemeral_key: PublicKey,
-    /// Which signed prekey was used.
-    pub signed_prekey_id: PreKeyId,
-    /// Which one-time prekey was used, if any.
-    pub one_time_prekey_id: Option<PreKeyId>,
-    /// The KEM part; `None` only for classical X3DH.
-    pub pq: Option<PqHeader>,
-}
-
-impl InitialHeader {
-    /// The binary form (SPEC.md, "Initial-message header"):
-    /// `version || EncodeEC(IK_A) || EncodeEC(EK_A) || u32be SPK id || flags
-    /// [|| u32be OPK id] [|| u32be PQ prekey id || KEM type byte || CT]`.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(2 + 2 * ENCODED_EC_LEN + 13 + CIPHERTEXT_LEN);
-        out.push(HEADER_VERSION);
-        out.extend_from_slice(&self.identity_key.encode());
-        out.extend_from_slice(&self.ephemeral_key.encode());
-        out.extend_from_slice(&self.signed_prekey_id.to_be_bytes());
-        let mut flags = 0u8;
-        if self.one_time_prekey_id.is_some() {
-            flags |= FLAG_ONE_TIME_PREKEY;
-        }
-        if self.pq.is_some() {
-            flags |= FLAG_PQ;
-        }
-        out.push(flags);
-        if let Some(id) = self.one_time_prekey_id {
-            out.extend_from_slice(&id.to_be_bytes());
-        }
-        if let Some(pq) = &self.pq {
-            out.extend_from_slice(&pq.prekey_id.to_be_bytes());
-            out.push(pq.ciphertext.kem().type_byte());
-            out.extend_from_slice(pq.ciphertext.as_bytes());
-        }
-        out
-    }
-
-    /// Parses the binary form, checking the version, every length and the flags; trailing bytes
-    /// are an error.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, HandshakeError> {
-        let mut reader = Reader(bytes);
-        let version = reader.byte()?;
-        if version != HEADER_VERSION {
-            return Err(HandshakeError::UnknownHeaderVersion(version));
-        }
-        let identity_key = PublicKey::decode(reader.take(ENCODED_EC_LEN)?)?;
-        let ephemeral_key = PublicKey::decode(reader.take(ENCODED_EC_LEN)?)?;
-        let signed_prekey_id = reader.u32()?;
-        let flags = reader.byte()?;
-        if flags & !(FLAG_ONE_TIME_PREKEY | FLAG_PQ) != 0 {
-            return Err(HandshakeError::MalformedHeader("unknown flag bits"));
-        }
-        let one_time_prekey_id = if flags & FLAG_ONE_TIME_PREKEY != 0 {
-            Some(reader.u32()?)
-        } else {
-            None
-        };
-        let pq = if flags & FLAG_PQ != 0 {
-            let prekey_id = reader.u32()?;
-            let kem = KemType::from_type_byte(reader.byte()?)?;
-            let ciphertext = KemCiphertext::from_slice(kem, reader.take(CIPHERTEXT_LEN)?)?;
-            Some(PqHeader {
-                prekey_id,
-                ciphertext,
-            })
-        } else {
-            None
-        };
-        if !reader.0.is_empty() {
-            return Err(HandshakeError::MalformedHeader("trailing bytes"));
-        }
-        Ok(Self {
-            identity_key,
-            ephemeral_key,
-            signed_prekey_id,
-            one_time_prekey_id,
-            pq,
-        })
-    }
-
-    /// Which protocol the header belongs to.
-    pub fn protocol(&self) -> Protocol {
-        if self.pq.is_some() {
-            Protocol::Pqxdh
-        } else {
-            Protocol::X3dh
-        }
-    }
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], HandshakeError> {
-        if self.0.len() < n {
-            return Err(HandshakeError::MalformedHeader("truncated"));
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Ok(head)
-    }
-    fn byte(&mut self) -> Result<u8, HandshakeError> {
-        self.take(1)?
-            .first()
-            .copied()
-            .ok_or(HandshakeError::MalformedHeader("truncated"))
-    }
-    fn u32(&mut self) -> Result<u32, HandshakeError> {
-        let bytes: [u8; 4] = self
-            .take(4)?
-            .try_into()
-            .map_err(|_| HandshakeError::MalformedHeader("truncated"))?;
-        Ok(u32::from_be_bytes(bytes))
-    }
-}
 
 /// The keys both sides agree on.
 pub struct SharedKeys {
@@ -391,7 +186,7 @@ pub fn initiate_deterministic(
     identity: &IdentityKeyPair,
     bundle: &PreKeyBundle,
     ephemeral: EphemeralKeyPair,
-    kem_randomness: &[u8; crate::kem::ENCAPS_SEED_LEN],
+    kem_randomness: &[u8; crate::primitives::kem::ENCAPS_SEED_LEN],
 ) -> Result<Initiation, HandshakeError> {
     bundle.verify()?;
     let (ciphertext, shared_secret) = bundle
@@ -598,6 +393,8 @@ fn decapsulate(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::handshake::protocol::X3DH_INFO;
+    use crate::primitives::kem::KemType;
     use rand::SeedableRng;
     use rand::rngs::ChaCha20Rng;
 

@@ -3,8 +3,8 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::kem::KemCiphertext;
-use crate::keys::PublicKey;
+use crate::primitives::kem::KemCiphertext;
+use crate::primitives::keys::PublicKey;
 
 /// Label that starts the hashed transcript (ours; see SPEC.md).
 pub const SESSION_ID_LABEL: &[u8] = b"pqxdh session id v1";

@@ -4,7 +4,7 @@ use rand_core::CryptoRng;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::secret::secret_bytes;
+use crate::primitives::secret::secret_bytes;
 
 /// Length of an X25519 public key or private key (RFC 7748 section 5).
 pub const KEY_LEN: usize = 32;

@@ -1,6 +1,6 @@
 //! The Double Ratchet root key `RK`: the first one is PQXDH's output bytes 0..32.
 
-use crate::secret::secret_bytes;
+use crate::primitives::secret::secret_bytes;
 
 /// Length of a root key (libsignal rust/protocol/src/ratchet/keys.rs: 32 bytes).
 pub const ROOT_KEY_LEN: usize = 32;
@@ -18,9 +18,9 @@ pub const RATCHET_INFO: &[u8] = b"WhisperRatchet";
 /// new root key (bytes 0..32) and chain key (bytes 32..64).
 pub fn kdf_rk_with_info(
     root: &RootKey,
-    dh: &crate::keys::DhOutput,
+    dh: &crate::primitives::keys::DhOutput,
     info: &[u8],
-) -> (RootKey, crate::chain_key::ChainKey) {
+) -> (RootKey, crate::ratchet::chain_key::ChainKey) {
     use zeroize::Zeroize;
     let mut okm = [0u8; 64];
     // 64 bytes is within HKDF-SHA256's output limit, so expand cannot fail.
@@ -29,8 +29,8 @@ pub fn kdf_rk_with_info(
     let (r, c) = okm.split_at(32);
     let out = (
         RootKey::from_slice(r).unwrap_or_else(|| RootKey::from_bytes([0; 32])),
-        crate::chain_key::ChainKey::from_slice(c)
-            .unwrap_or_else(|| crate::chain_key::ChainKey::from_bytes([0; 32])),
+        crate::ratchet::chain_key::ChainKey::from_slice(c)
+            .unwrap_or_else(|| crate::ratchet::chain_key::ChainKey::from_bytes([0; 32])),
     );
     okm.zeroize();
     out
@@ -43,7 +43,10 @@ impl RootKey {
     ///
     /// With `dh = DH(alice_ratchet, SPK_B)` and the PQXDH root key this is the initiator's first
     /// sending chain (the `first_ratchet` field of the PQXDH vectors).
-    pub fn kdf_rk(&self, dh: &crate::keys::DhOutput) -> (RootKey, crate::chain_key::ChainKey) {
+    pub fn kdf_rk(
+        &self,
+        dh: &crate::primitives::keys::DhOutput,
+    ) -> (RootKey, crate::ratchet::chain_key::ChainKey) {
         kdf_rk_with_info(self, dh, RATCHET_INFO)
     }
 }
@@ -51,7 +54,7 @@ impl RootKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::DhOutput;
+    use crate::primitives::keys::DhOutput;
     use hkdf::Hkdf;
     use sha2::Sha256;
 

@@ -15,13 +15,16 @@ use std::collections::BTreeMap;
 
 use rand_core::CryptoRng;
 
-use crate::bundle::PreKeyBundle;
-use crate::clock::{Clock, DAY, SystemClock, Timestamp};
-use crate::identity::IdentityKeyPair;
-use crate::kem::{KemError, KemType};
-use crate::pqxdh::{HandshakeError, InitialHeader};
-use crate::prekey::{OneTimePreKey, PqPreKey, PqPreKeyKind, PreKeyId, SignedPreKey};
-use crate::replay_record::{KeySet, NO_PQ_PREKEY, ReplayError, ReplayLimits, ReplayRecord};
+use crate::handshake::bundle::PreKeyBundle;
+use crate::handshake::clock::{Clock, DAY, SystemClock, Timestamp};
+use crate::handshake::error::HandshakeError;
+use crate::handshake::header::InitialHeader;
+use crate::handshake::identity::IdentityKeyPair;
+use crate::handshake::prekey::{OneTimePreKey, PqPreKey, PqPreKeyKind, PreKeyId, SignedPreKey};
+use crate::handshake::replay_record::{
+    KeySet, NO_PQ_PREKEY, ReplayError, ReplayLimits, ReplayRecord,
+};
+use crate::primitives::kem::{KemError, KemType};
 
 /// How long a retired signed prekey and last-resort PQ prekey are kept: 30 days, so that a
 /// sender who fetched the previous bundle, or a pre-key message queued on a server (Signal's

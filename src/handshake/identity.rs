@@ -3,8 +3,8 @@
 use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 
-use crate::keys::{KeyPair, PrivateKey, PublicKey};
-use crate::xeddsa::{self, Signature, SignatureError};
+use crate::primitives::keys::{KeyPair, PrivateKey, PublicKey};
+use crate::primitives::xeddsa::{self, Signature, SignatureError};
 
 /// Label hashed before an identity key to form its fingerprint (ours; see SPEC.md).
 pub const FINGERPRINT_LABEL: &[u8] = b"pqxdh identity fingerprint v1";

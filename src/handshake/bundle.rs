@@ -2,10 +2,10 @@
 //! offline. A bundle is verified (both signatures, key lengths and types, the FIPS 203 section 7.2
 //! check of the KEM key) before any of it is used.
 
-use crate::kem::KemError;
-use crate::keys::{KeyError, PublicKey};
-use crate::prekey::{OneTimePreKeyPublic, PqPreKeyPublic, SignedPreKeyPublic};
-use crate::xeddsa::{self, SignatureError};
+use crate::handshake::prekey::{OneTimePreKeyPublic, PqPreKeyPublic, SignedPreKeyPublic};
+use crate::primitives::kem::KemError;
+use crate::primitives::keys::{KeyError, PublicKey};
+use crate::primitives::xeddsa::{self, SignatureError};
 
 /// Version number of the bundle's JSON form.
 pub const BUNDLE_JSON_VERSION: u32 = 1;

@@ -3,10 +3,10 @@
 
 use rand_core::CryptoRng;
 
-use crate::identity::IdentityKeyPair;
-use crate::kem::{Backend, KemError, KemKeyPair, KemPublicKey, KemType};
-use crate::keys::{KeyPair, PublicKey};
-use crate::xeddsa::Signature;
+use crate::handshake::identity::IdentityKeyPair;
+use crate::primitives::kem::{Backend, KemError, KemKeyPair, KemPublicKey, KemType};
+use crate::primitives::keys::{KeyPair, PublicKey};
+use crate::primitives::xeddsa::Signature;
 
 /// A prekey identifier, chosen by the prekeys' owner (libsignal uses u32 ids as well).
 pub type PreKeyId = u32;

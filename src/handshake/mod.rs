@@ -1,0 +1,23 @@
+//! The handshake layer: identities, prekeys and their store (with the replay record and
+//! rotation), bundles, the initial-message header, the PQXDH and X3DH key agreement, and the
+//! session id derived from its transcript. Built on [`crate::primitives`]; the ratchet takes its
+//! output.
+
+pub mod agreement;
+pub mod bundle;
+#[cfg(feature = "serde")]
+pub mod bundle_json;
+pub mod clock;
+pub mod error;
+pub mod header;
+pub mod identity;
+pub mod prekey;
+pub mod prekey_store;
+pub mod protocol;
+pub mod replay_record;
+pub mod session_id;
+
+pub use agreement::{Initiation, SharedKeys};
+pub use error::HandshakeError;
+pub use header::{InitialHeader, PqHeader};
+pub use protocol::Protocol;

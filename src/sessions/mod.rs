@@ -1,0 +1,4 @@
+//! The sessions layer: Double Ratchet sessions started from handshakes, and the storage traits
+//! an application implements to keep prekeys, replay records and sessions.
+
+pub mod establish;
