@@ -33,10 +33,14 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// A failure of the demo's conversation, displayed as `demo: ...`.
+fn demo_err(what: impl std::fmt::Display) -> CliError {
+    CliError::Demo(what.to_string())
+}
+
 /// The demo's last act: Alice and Bob, who now trust each other's bundles, talk through the
 /// Double Ratchet: a pre-key message, an out-of-order message, a reply, a refused replay.
 pub fn demo_conversation(dir: &Path) -> Result<(), CliError> {
-    let demo = |what: &str| CliError::Demo(what.to_owned());
     let load = |name: &str| -> Result<pqxdh::prekey_store::PreKeyStore, CliError> {
         let path = dir.join(format!("{name}.identity"));
         let bytes = fs::read(&path).map_err(io_err(&path))?;
@@ -58,61 +62,52 @@ pub fn demo_conversation(dir: &Path) -> Result<(), CliError> {
         "\n== 7. Alice starts a Double Ratchet session from Bob's bundle (PQXDH, 3 DH + ML-KEM)"
     );
     let mut a = pqxdh::establish::initiate(alice.identity(), &bundle, Backend::Libcrux, &mut rng)
-        .map_err(|e| demo(&e.to_string()))?;
+        .map_err(demo_err)?;
     println!("   session id {}", a.session_id);
     let first = a
         .session
         .encrypt(b"Did the picture arrive?", &mut rng)
-        .map_err(|e| demo(&e.to_string()))?;
+        .map_err(demo_err)?;
     let second = a
         .session
         .encrypt(b"It is a gradient with rings.", &mut rng)
-        .map_err(|e| demo(&e.to_string()))?;
+        .map_err(demo_err)?;
     println!(
         "   two pre-key messages: {} and {} bytes (each carries the 1645-byte PQXDH header)",
         first.len(),
         second.len()
     );
     println!("\n== 8. Bob receives them out of order");
-    let (mut b, text) = pqxdh::establish::accept(&mut bob, &second, Backend::Libcrux)
-        .map_err(|e| demo(&e.to_string()))?;
+    let (mut b, text) =
+        pqxdh::establish::accept(&mut bob, &second, Backend::Libcrux).map_err(demo_err)?;
     println!(
         "   Bob: {:?} (same session id: {})",
         String::from_utf8_lossy(&text),
         b.session_id == a.session_id
     );
-    let text = b
-        .session
-        .decrypt(&first)
-        .map_err(|e| demo(&e.to_string()))?;
+    let text = b.session.decrypt(&first).map_err(demo_err)?;
     println!("   Bob: {:?}", String::from_utf8_lossy(&text));
     match b.session.decrypt(&first) {
         Err(e) => println!("   a replay of the first message is refused: {e}"),
-        Ok(_) => return Err(demo("a replayed message was accepted")),
+        Ok(_) => return Err(demo_err("a replayed message was accepted")),
     }
     println!("\n== 9. Bob replies; the DH ratchet turns");
     let reply = b
         .session
         .encrypt(b"Yes, byte for byte.", &mut rng)
-        .map_err(|e| demo(&e.to_string()))?;
-    let text = a
-        .session
-        .decrypt(&reply)
-        .map_err(|e| demo(&e.to_string()))?;
+        .map_err(demo_err)?;
+    let text = a.session.decrypt(&reply).map_err(demo_err)?;
     println!(
         "   Alice: {:?} ({} bytes on the wire)",
         String::from_utf8_lossy(&text),
         reply.len()
     );
-    let next = a
-        .session
-        .encrypt(b"Great.", &mut rng)
-        .map_err(|e| demo(&e.to_string()))?;
+    let next = a.session.encrypt(b"Great.", &mut rng).map_err(demo_err)?;
     println!(
         "   Alice's next message is a normal message: {} bytes",
         next.len()
     );
-    let text = b.session.decrypt(&next).map_err(|e| demo(&e.to_string()))?;
+    let text = b.session.decrypt(&next).map_err(demo_err)?;
     println!("   Bob: {:?}", String::from_utf8_lossy(&text));
     println!(
         "   saved session sizes: Alice {} bytes, Bob {} bytes",

@@ -78,31 +78,26 @@ pub fn run_encrypt(args: &EncryptArgs) -> Result<(), CliError> {
         segment_size: args.segment_size,
     };
     let mut rng = rand::rng();
-    let summary = if args.armor {
-        let mut armored = ArmorWriter::new(writer).map_err(io_err(&args.output))?;
-        let s = files::encrypt(
+    let encrypt_to = |sink: &mut dyn Write| {
+        files::encrypt(
             store.identity(),
             &bundles,
             options,
             BufReader::with_capacity(IO_BUFFER, input),
-            &mut armored,
+            sink,
             &mut rng,
         )
-        .map_err(file_err)?;
+        .map_err(file_err)
+    };
+    let summary = if args.armor {
+        let mut armored = ArmorWriter::new(writer).map_err(io_err(&args.output))?;
+        let s = encrypt_to(&mut armored)?;
         let mut writer = armored.finish().map_err(io_err(&args.output))?;
         writer.flush().map_err(io_err(&args.output))?;
         s
     } else {
         let mut writer = writer;
-        let s = files::encrypt(
-            store.identity(),
-            &bundles,
-            options,
-            BufReader::with_capacity(IO_BUFFER, input),
-            &mut writer,
-            &mut rng,
-        )
-        .map_err(file_err)?;
+        let s = encrypt_to(&mut writer)?;
         writer.flush().map_err(io_err(&args.output))?;
         s
     };
