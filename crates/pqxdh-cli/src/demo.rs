@@ -61,8 +61,9 @@ pub fn demo_conversation(dir: &Path) -> Result<(), CliError> {
     println!(
         "\n== 7. Alice starts a Double Ratchet session from Bob's bundle (PQXDH, 3 DH + ML-KEM)"
     );
-    let mut a = pqxdh::sessions::establish::initiate(alice.identity(), &bundle, Backend::Libcrux, &mut rng)
-        .map_err(demo_err)?;
+    let mut a =
+        pqxdh::sessions::establish::initiate(alice.identity(), &bundle, Backend::Libcrux, &mut rng)
+            .map_err(demo_err)?;
     println!("   session id {}", a.session_id);
     let first = a
         .session
@@ -78,8 +79,8 @@ pub fn demo_conversation(dir: &Path) -> Result<(), CliError> {
         second.len()
     );
     println!("\n== 8. Bob receives them out of order");
-    let (mut b, text) =
-        pqxdh::sessions::establish::accept(&mut bob, &second, Backend::Libcrux).map_err(demo_err)?;
+    let (mut b, text) = pqxdh::sessions::establish::accept(&mut bob, &second, Backend::Libcrux)
+        .map_err(demo_err)?;
     println!(
         "   Bob: {:?} (same session id: {})",
         String::from_utf8_lossy(&text),

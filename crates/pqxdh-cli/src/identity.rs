@@ -10,8 +10,8 @@ use zeroize::Zeroizing;
 
 use pqxdh::handshake::clock::{Clock, DAY, SystemClock};
 use pqxdh::handshake::identity::{self, IdentityKeyPair};
-use pqxdh::primitives::kem::KemType;
 use pqxdh::handshake::prekey_store::PreKeyStore;
+use pqxdh::primitives::kem::KemType;
 use pqxdh_files::identity_file::{
     self, IdentityFileError, KdfParams, MAX_IDENTITY_FILE_LEN, Protection,
 };

@@ -9,6 +9,7 @@
 pub mod directory;
 pub mod error;
 pub mod json_line;
+mod request;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -16,6 +17,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use rand::SeedableRng;
 use rand::rngs::ChaCha20Rng;
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 pub use directory::{Directory, Published, UnsignedKeys};
@@ -33,6 +35,9 @@ use pqxdh::primitives::kem::{Backend, KemType};
 use pqxdh::primitives::keys::PublicKey;
 use pqxdh::ratchet::{DecryptError, Session};
 use pqxdh::sessions::establish::{self, EstablishError, Established};
+use request::{
+    Field, GetBundle, Init, InitiateConversation, ReceiveMessage, Request, SendMessage, SessionInfo,
+};
 
 /// Longest request line accepted, in bytes: room for a 1 MiB plaintext even if every byte needs
 /// a six-character JSON escape, and for a 4 MiB message in base64.
@@ -356,13 +361,7 @@ impl Node {
         let body = request.get("body");
         let msg_id = body.and_then(|b| b.get("msg_id")).and_then(Value::as_u64);
         let reply = match body {
-            Some(Value::Object(body)) => {
-                if first && body.get("type").and_then(Value::as_str) == Some("init") {
-                    self.init(body)
-                } else {
-                    self.dispatch(src.as_deref(), body)
-                }
-            }
+            Some(body @ Value::Object(_)) => self.dispatch(first, src.as_deref(), body),
             Some(_) => Err(NodeError::malformed("`body` is not an object")),
             None if request.is_object() => Err(NodeError::malformed("missing `body`")),
             None => Err(NodeError::malformed("the request is not a JSON object")),
@@ -408,8 +407,8 @@ impl Node {
         json_line::to_line(&value)
     }
 
-    fn init(&mut self, body: &Map<String, Value>) -> Reply {
-        if let Some(id) = body.get("node_id").and_then(Value::as_str) {
+    fn init(&mut self, init: &Init<'_>) -> Reply {
+        if let Some(id) = init.node_id.as_str() {
             self.node_id = id.to_owned();
         }
         if self.config.envelope == Envelope::Auto {
@@ -418,25 +417,29 @@ impl Node {
         Ok(("init_ok", Map::new()))
     }
 
-    fn dispatch(&mut self, src: Option<&str>, body: &Map<String, Value>) -> Reply {
-        let kind = body
-            .get("type")
-            .ok_or_else(|| NodeError::malformed("missing `body.type`"))?
-            .as_str()
-            .ok_or_else(|| NodeError::malformed("`body.type` is not a string"))?;
-        let known = matches!(
-            kind,
-            "initiate_conversation"
-                | "send_message"
-                | "receive_message"
-                | "get_bundle"
-                | "session_info"
-        );
-        if !known {
-            return Err(NodeError::new(
+    /// Reads a request body (an object) into its typed request and runs it; `init` is taken as
+    /// Maelstrom's only on the first line.
+    fn dispatch(&mut self, first: bool, src: Option<&str>, body: &Value) -> Reply {
+        let kind = match body.get("type") {
+            Some(Value::String(kind)) => kind.as_str(),
+            Some(_) => return Err(NodeError::malformed("`body.type` is not a string")),
+            None => return Err(NodeError::malformed("missing `body.type`")),
+        };
+        let unknown = || {
+            NodeError::new(
                 ErrorCode::NotSupported,
                 format!("unknown message type `{kind}`"),
-            ));
+            )
+        };
+        // `type` is read first: serde would take a number there for a variant's index. Every
+        // other field is read as a `request::Field`, which takes any value, so an object with a
+        // string `type` always reads; the handlers then check the fields with their own texts.
+        let request = Request::deserialize(body)
+            .map_err(|e| NodeError::malformed(format!("malformed `body`: {e}")))?;
+        match request {
+            Request::Init(init) if first => return self.init(&init),
+            Request::Init(_) | Request::Unknown => return Err(unknown()),
+            _ => {}
         }
         let src = party_name(src, "src")?;
         if self.directory.is_external(src) {
@@ -445,12 +448,13 @@ impl Node {
                 format!("`{src}` is an external party: the node holds none of its private keys"),
             ));
         }
-        match kind {
-            "initiate_conversation" => self.initiate_conversation(src, body),
-            "send_message" => self.send_message(src, body),
-            "receive_message" => self.receive_message(src, body),
-            "get_bundle" => self.get_bundle(src, body),
-            _ => self.session_info(src, body),
+        match request {
+            Request::InitiateConversation(r) => self.initiate_conversation(src, r),
+            Request::SendMessage(r) => self.send_message(src, &r),
+            Request::ReceiveMessage(r) => self.receive_message(src, &r),
+            Request::GetBundle(r) => self.get_bundle(src, &r),
+            Request::SessionInfo(r) => self.session_info(src, &r),
+            Request::Init(_) | Request::Unknown => Err(unknown()),
         }
     }
 
@@ -509,22 +513,19 @@ impl Node {
         Ok(())
     }
 
-    fn initiate_conversation(&mut self, src: &str, body: &Map<String, Value>) -> Reply {
-        let recipient = party_name(body.get("recipient").and_then(Value::as_str), "recipient")?;
-        if body.get("recipient").is_some_and(|v| !v.is_string()) {
-            return Err(NodeError::malformed("`recipient` is not a string"));
-        }
+    fn initiate_conversation(&mut self, src: &str, request: InitiateConversation<'_>) -> Reply {
+        let recipient = party_name(request.recipient.as_str(), "recipient")?;
         if recipient == src {
             return Err(NodeError::new(
                 ErrorCode::NotAllowed,
                 "a party cannot start a conversation with itself",
             ));
         }
-        let plan = match body.get("bob_public_key") {
-            None | Some(Value::Null) => Plan::Directory(GivenKeys::default()),
-            Some(Value::Object(fields)) if fields.contains_key("pq_prekey") => {
-                let bundle = PreKeyBundle::from_json_value(&Value::Object(fields.clone()))
-                    .map_err(|e| {
+        let plan = match request.bob_public_key {
+            Field::Missing | Field::Null => Plan::Directory(GivenKeys::default()),
+            Field::Given(fields) if fields.contains_key("pq_prekey") => {
+                let bundle =
+                    PreKeyBundle::from_json_value(&Value::Object(fields)).map_err(|e| {
                         NodeError::new(ErrorCode::BadKey, format!("bob_public_key: {e}"))
                     })?;
                 if let Some(known) = self.directory.identity_key(recipient)
@@ -539,8 +540,8 @@ impl Node {
                 }
                 Plan::Given(PeerKeys::Bundle(bundle))
             }
-            Some(Value::Object(fields)) => {
-                let given = GivenKeys::parse(fields)?;
+            Field::Given(fields) => {
+                let given = GivenKeys::parse(&fields)?;
                 if self.directory.contains(recipient) {
                     Plan::Directory(given)
                 } else {
@@ -563,7 +564,9 @@ impl Node {
                     }
                 }
             }
-            Some(_) => return Err(NodeError::malformed("`bob_public_key` is not an object")),
+            Field::Mistyped => {
+                return Err(NodeError::malformed("`bob_public_key` is not an object"));
+            }
         };
         self.ensure_party(src)?;
         let (keys, new_external) = match plan {
@@ -734,13 +737,9 @@ impl Node {
         Ok((session_id, hex::encode(handshake_root_key.as_bytes())))
     }
 
-    fn send_message(&mut self, src: &str, body: &Map<String, Value>) -> Reply {
-        let recipient = party_name(body.get("recipient").and_then(Value::as_str), "recipient")?;
-        let plaintext = body
-            .get("plaintext")
-            .ok_or_else(|| NodeError::malformed("missing `plaintext`"))?
-            .as_str()
-            .ok_or_else(|| NodeError::malformed("`plaintext` is not a string"))?;
+    fn send_message(&mut self, src: &str, request: &SendMessage<'_>) -> Reply {
+        let recipient = party_name(request.recipient.as_str(), "recipient")?;
+        let plaintext = request.plaintext.required("plaintext")?;
         if recipient == src {
             return Err(NodeError::new(
                 ErrorCode::NotAllowed,
@@ -784,29 +783,20 @@ impl Node {
         Ok(("message_encrypted", out))
     }
 
-    fn receive_message(&mut self, src: &str, body: &Map<String, Value>) -> Reply {
-        let sender = party_name(body.get("sender").and_then(Value::as_str), "sender")?;
-        let message = body
-            .get("encrypted_message")
-            .ok_or_else(|| NodeError::malformed("missing `encrypted_message`"))?
-            .as_object()
-            .ok_or_else(|| NodeError::malformed("`encrypted_message` is not an object"))?;
-        let text = |name: &str| -> Result<&str, NodeError> {
-            message
-                .get(name)
-                .ok_or_else(|| NodeError::malformed(format!("missing `encrypted_message.{name}`")))?
-                .as_str()
-                .ok_or_else(|| {
-                    NodeError::malformed(format!("`encrypted_message.{name}` is not a string"))
-                })
-        };
-        let mut wire = BASE64.decode(text("ciphertext")?).map_err(|_| {
+    fn receive_message(&mut self, src: &str, request: &ReceiveMessage<'_>) -> Reply {
+        let sender = party_name(request.sender.as_str(), "sender")?;
+        let message = request.encrypted_message.required("encrypted_message")?;
+        let ciphertext = message
+            .ciphertext
+            .required("encrypted_message.ciphertext")?;
+        let mut wire = BASE64.decode(ciphertext.as_bytes()).map_err(|_| {
             NodeError::new(
                 ErrorCode::MalformedMessage,
                 "`ciphertext` is not valid base64",
             )
         })?;
-        let tag = hex::decode(text("auth_tag")?).map_err(|_| {
+        let auth_tag = message.auth_tag.required("encrypted_message.auth_tag")?;
+        let tag = hex::decode(auth_tag.as_bytes()).map_err(|_| {
             NodeError::new(ErrorCode::MalformedMessage, "`auth_tag` is not valid hex")
         })?;
         if tag.len() != TAG_LEN {
@@ -919,8 +909,8 @@ impl Node {
         Ok(("message_decrypted", out))
     }
 
-    fn get_bundle(&mut self, _src: &str, body: &Map<String, Value>) -> Reply {
-        let party = party_name(body.get("party").and_then(Value::as_str), "party")?;
+    fn get_bundle(&mut self, _src: &str, request: &GetBundle<'_>) -> Reply {
+        let party = party_name(request.party.as_str(), "party")?;
         self.ensure_party(party)?;
         let mut out = Map::new();
         out.insert("party".into(), party.into());
@@ -956,8 +946,8 @@ impl Node {
         Ok(("bundle", out))
     }
 
-    fn session_info(&mut self, src: &str, body: &Map<String, Value>) -> Reply {
-        let peer = party_name(body.get("peer").and_then(Value::as_str), "peer")?;
+    fn session_info(&mut self, src: &str, request: &SessionInfo<'_>) -> Reply {
+        let peer = party_name(request.peer.as_str(), "peer")?;
         let peers = self
             .parties
             .get(src)
@@ -1256,6 +1246,81 @@ mod tests {
         );
         assert_eq!(r["plaintext"], "m", "{r}");
         assert_eq!(node.archived_attempts, before + 1);
+    }
+
+    /// Each field read as a typed request keeps the code and text of its own check, in the
+    /// order the handlers check them.
+    #[test]
+    fn typed_fields_keep_their_error_texts() {
+        let mut node = Node::new(NodeConfig {
+            seed: Some(10),
+            ..NodeConfig::default()
+        });
+        // Whole bodies, then `encrypted_message` values of a `receive_message` from alice.
+        #[rustfmt::skip]
+        let bodies = [
+            (r#"{"type": 0}"#, 12, "`body.type` is not a string"),
+            (r#"{"type": null}"#, 12, "`body.type` is not a string"),
+            (r#"{"recipient": "bob"}"#, 12, "missing `body.type`"),
+            (r#"{"type": "init", "node_id": "n"}"#, 10, "unknown message type `init`"),
+            (r#"{"type": "Get_bundle"}"#, 10, "unknown message type `Get_bundle`"),
+            (r#"{"type": "send_message", "recipient": 5}"#, 12, "missing or non-string `recipient`"),
+            (r#"{"type": "send_message", "recipient": ""}"#, 12, "`recipient` is empty"),
+            (r#"{"type": "send_message", "recipient": "bob"}"#, 12, "missing `plaintext`"),
+            (r#"{"type": "send_message", "recipient": "b", "plaintext": null}"#, 12,
+                "`plaintext` is not a string"),
+            (r#"{"type": "send_message", "recipient": "b", "plaintext": [""]}"#, 12,
+                "`plaintext` is not a string"),
+            (r#"{"type": "initiate_conversation", "recipient": "b", "bob_public_key": []}"#, 12,
+                "`bob_public_key` is not an object"),
+            (r#"{"type": "initiate_conversation", "recipient": "b", "bob_public_key": {"ik": {}}}"#,
+                12, "`bob_public_key.ik` is not a string"),
+            (r#"{"type": "receive_message", "sender": "alice"}"#, 12, "missing `encrypted_message`"),
+            (r#"{"type": "receive_message", "sender": 1, "encrypted_message": {}}"#, 12,
+                "missing or non-string `sender`"),
+            (r#"{"type": "get_bundle", "party": {"name": "bob"}}"#, 12, "missing or non-string `party`"),
+            (r#"{"type": "session_info", "peer": null}"#, 12, "missing or non-string `peer`"),
+        ];
+        #[rustfmt::skip]
+        let messages = [
+            ("null", 12, "`encrypted_message` is not an object"),
+            (r#"{"auth_tag": "00"}"#, 12, "missing `encrypted_message.ciphertext`"),
+            (r#"{"ciphertext": 5}"#, 12, "`encrypted_message.ciphertext` is not a string"),
+            // The ciphertext is decoded before the tag is looked at.
+            (r#"{"ciphertext": "!!"}"#, 1006, "`ciphertext` is not valid base64"),
+            (r#"{"ciphertext": "AAAA", "auth_tag": false}"#, 12,
+                "`encrypted_message.auth_tag` is not a string"),
+            (r#"{"ciphertext": "AAAA", "auth_tag": "zz"}"#, 1006, "`auth_tag` is not valid hex"),
+        ];
+        let messages = messages.map(|(m, code, text)| {
+            let body = format!(
+                r#"{{"type": "receive_message", "sender": "alice", "encrypted_message": {m}}}"#
+            );
+            (body, code, text)
+        });
+        // A first line that is not `init` leaves `init` an unknown type for later lines.
+        let first = req(
+            &mut node,
+            "alice",
+            json!({"type": "get_bundle", "party": "bob"}),
+        );
+        assert_eq!(first["type"], "bundle", "{first}");
+        let bodies = bodies.map(|(b, code, text)| (b.to_owned(), code, text));
+        for (body, code, text) in bodies.into_iter().chain(messages) {
+            let r = req(&mut node, "alice", serde_json::from_str(&body).unwrap());
+            assert_eq!(r["code"], code, "{body} -> {r}");
+            assert_eq!(r["text"], text, "{body} -> {r}");
+        }
+        // Absent and null `bob_public_key` both mean the directory's keys; unknown fields of any
+        // shape are ignored.
+        for body in [
+            json!({"type": "initiate_conversation", "recipient": "bob"}),
+            json!({"type": "initiate_conversation", "recipient": "bob", "bob_public_key": null,
+                "extra": [{"a": [1, 2]}, null]}),
+        ] {
+            let r = req(&mut node, "alice", body);
+            assert_eq!(r["type"], "conversation_initiated", "{r}");
+        }
     }
 
     #[test]
