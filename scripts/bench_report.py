@@ -4,9 +4,11 @@
 Reads every `<criterion dir>/**/new/estimates.json` (median point estimate) with its sibling
 `benchmark.json` (group and function ids), plus the JSON records the bench targets write beside
 them: `sizes.json` (`benches/handshake.rs`), `sizes-ratchet.json` (`benches/ratchet.rs`) and
-`sizes-node.json` (`benches/node.rs`). Standard library only.
+`sizes-node.json` (`crates/pqxdh-node/benches/node.rs`). Standard library only.
 
-    cargo bench --bench primitives --bench handshake --bench ratchet --bench node -- --warm-up-time 1 --measurement-time 3
+    CRITERION_HOME="$PWD/target/criterion" cargo bench --bench primitives --bench handshake --bench ratchet --bench node -- --warm-up-time 1 --measurement-time 3
+(benches of the outer crates run in their own package folders: CRITERION_HOME gathers every
+result under the workspace's target/criterion)
     python3 scripts/bench_report.py [--criterion-dir DIR] [--out BENCHMARKS.md]
 """
 
@@ -25,11 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 BENCHES = "--bench primitives --bench handshake --bench ratchet --bench node"
 REGEN = (
-    f"cargo bench {BENCHES} -- --warm-up-time 1 --measurement-time 3"
+    f'CRITERION_HOME="$PWD/target/criterion" cargo bench {BENCHES} -- --warm-up-time 1 --measurement-time 3'
     " && python3 scripts/bench_report.py"
 )
 REGEN_QUICK = (
-    f"cargo bench {BENCHES} -- --warm-up-time 0.5 --measurement-time 1"
+    f'CRITERION_HOME="$PWD/target/criterion" cargo bench {BENCHES} -- --warm-up-time 0.5 --measurement-time 1'
     " && python3 scripts/bench_report.py"
 )
 

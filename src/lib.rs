@@ -3,7 +3,15 @@
 //! Signal's PQXDH key agreement (X25519 Diffie-Hellman plus an ML-KEM-1024 or Kyber1024
 //! encapsulation, mixed by HKDF into one hybrid secret) feeding a Double Ratchet with AES-256-GCM,
 //! byte-compatible with libsignal's handshake and checked against known-answer vectors.
-//! `SPEC.md` describes every byte; `SECURITY.md` the threat model.
+//! `SPEC.md` describes every byte ([`spec`] maps its sections to modules); `SECURITY.md` the
+//! threat model.
+//!
+//! The layers, bottom up: [`primitives`] (X25519, XEdDSA, the KEMs, wiping secret containers),
+//! [`handshake`] (identities, prekeys and their store, bundles, PQXDH), [`ratchet`] (the Double
+//! Ratchet and its wire format), [`sessions`] (sessions from handshakes). The operations are
+//! synchronous and work on values the caller owns and saves.
+//!
+//! ## Establish a session and talk
 //!
 //! ```
 //! use pqxdh::{Backend, IdentityKeyPair, KemType, PreKeyBundle, PreKeyStore};
@@ -13,15 +21,15 @@
 //! let mut bob = PreKeyStore::generate(IdentityKeyPair::generate(&mut rng), KemType::MlKem1024, &mut rng)?;
 //! let bundle: PreKeyBundle = bob.default_bundle()?;
 //!
-//! // Alice fetches it (a server relays it; `to_json` and `from_json` with the `serde` feature),
-//! // and `initiate` verifies it, runs PQXDH, and starts a session whose messages are pre-key
+//! // Alice fetches it (a server relays it; `to_json` and `from_json` with the `serde` feature);
+//! // `initiate` verifies it, runs PQXDH, and starts a session whose messages are pre-key
 //! // messages until Bob replies.
 //! let alice = IdentityKeyPair::generate(&mut rng);
-//! let mut a = pqxdh::sessions::establish::initiate(&alice, &bundle, Backend::Libcrux, &mut rng)?;
+//! let mut a = pqxdh::initiate(&alice, &bundle, Backend::Libcrux, &mut rng)?;
 //! let wire = a.session.encrypt(b"hello Bob", &mut rng)?;
 //!
 //! // Bob runs his side from his private prekeys, decrypts, and the Double Ratchet takes over.
-//! let (mut b, plaintext) = pqxdh::sessions::establish::accept(&mut bob, &wire, Backend::Libcrux)?;
+//! let (mut b, plaintext) = pqxdh::accept(&mut bob, &wire, Backend::Libcrux)?;
 //! assert_eq!(plaintext, b"hello Bob");
 //! assert_eq!(b.session_id, a.session_id);
 //! let reply = b.session.encrypt(b"hello Alice", &mut rng)?;
@@ -29,8 +37,67 @@
 //!
 //! // Each message key is used once: a replay is refused and changes nothing.
 //! assert_eq!(a.session.decrypt(&reply), Err(pqxdh::DecryptError::Duplicate));
+//! // The same first message cannot open a second session either.
+//! assert!(matches!(
+//!     pqxdh::accept(&mut bob, &wire, Backend::Libcrux),
+//!     Err(pqxdh::EstablishError::Replay(_))
+//! ));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! ## Save and restore a session
+//!
+//! A session's saved form holds every secret of it (SPEC.md section 8.7): store it like a
+//! private key. Restoring an older copy never reuses an AES-GCM key and nonce (each message
+//! draws a fresh salt), but messages the peer already received on those counters are refused.
+//!
+//! ```
+//! # use pqxdh::{Backend, IdentityKeyPair, KemType, PreKeyStore, Session};
+//! # let mut rng = rand::rng();
+//! # let mut bob = PreKeyStore::generate(IdentityKeyPair::generate(&mut rng), KemType::MlKem1024, &mut rng)?;
+//! # let alice = IdentityKeyPair::generate(&mut rng);
+//! # let mut a = pqxdh::initiate(&alice, &bob.default_bundle()?, Backend::Libcrux, &mut rng)?;
+//! # let (mut b, _) = pqxdh::accept(&mut bob, &a.session.encrypt(b"hi", &mut rng)?, Backend::Libcrux)?;
+//! let saved = b.session.to_bytes(); // zeroized on drop
+//! let mut restored = Session::from_bytes(&saved)?;
+//! let wire = a.session.encrypt(b"after the restart", &mut rng)?;
+//! assert_eq!(restored.decrypt(&wire)?, b"after the restart");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Rotate prekeys
+//!
+//! A pre-key message or file on last-resort keys stays readable to a thief of the store until
+//! those keys are deleted (SPEC.md section 9.3). Rotate, publish the new bundle, and prune retired
+//! keys once messages sent to them can no longer arrive.
+//!
+//! ```
+//! use pqxdh::handshake::clock::{Clock, DAY, SystemClock};
+//! use pqxdh::handshake::prekey_store::RETIRED_PREKEY_RETENTION;
+//! # use pqxdh::{IdentityKeyPair, KemType, PreKeyStore};
+//! # let mut rng = rand::rng();
+//! let now = SystemClock.now();
+//! let mut bob = PreKeyStore::generate_at(IdentityKeyPair::generate(&mut rng), KemType::MlKem1024, now, &mut rng)?;
+//! let old = bob.default_bundle()?;
+//! bob.rotate(now, &mut rng)?;
+//! let new = bob.default_bundle()?;
+//! assert_eq!(new.signed_prekey.id, old.signed_prekey.id + 1);
+//! // The retired keys still answer messages in flight until the retention period has passed.
+//! assert!(bob.signed_prekey(old.signed_prekey.id).is_some());
+//! assert_eq!(bob.prune(now.plus(RETIRED_PREKEY_RETENTION), RETIRED_PREKEY_RETENTION), 2);
+//! assert!(bob.signed_prekey(old.signed_prekey.id).is_none());
+//! # let _ = DAY;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Features
+//!
+//! - `serde`: the bundle's JSON form ([`PreKeyBundle::to_json`](handshake::bundle::PreKeyBundle),
+//!   `from_json`).
+//! - `pqclean`: PQClean's ML-KEM-1024 as a second backend ([`Backend::PqClean`]).
+//!
+//! Later additions (the post-quantum triple ratchet, faster backends) come as further named
+//! features of this crate, each off by default.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -38,6 +105,7 @@ pub mod handshake;
 pub mod primitives;
 pub mod ratchet;
 pub mod sessions;
+pub mod spec;
 
 pub use handshake::bundle::{BundleError, PreKeyBundle};
 pub use handshake::identity::IdentityKeyPair;

@@ -11,7 +11,7 @@ pub enum DecryptError {
     /// The message key is gone: the message was already decrypted, or its key was evicted.
     #[error("message already decrypted or its key is no longer stored")]
     Duplicate,
-    /// Decrypting would skip more than [`MAX_MESSAGE_GAP`] message keys in one chain.
+    /// Decrypting would skip more than [`MAX_MESSAGE_GAP`](crate::ratchet::session::MAX_MESSAGE_GAP) message keys in one chain.
     #[error("message is too far ahead of the receiving chain")]
     TooFarAhead,
     /// The message bytes do not follow the wire format.
@@ -42,7 +42,7 @@ pub enum EncryptError {
     /// The sending chain has reached message number 2^32 - 1.
     #[error("the sending chain is exhausted")]
     ChainExhausted,
-    /// The pre-key header is longer than [`MAX_PREKEY_HEADER_LEN`].
+    /// The pre-key header is longer than [`MAX_PREKEY_HEADER_LEN`](crate::ratchet::message::MAX_PREKEY_HEADER_LEN).
     #[error("pre-key header of {0} bytes is too long")]
     PreKeyHeaderTooLong(usize),
     /// The session state is inconsistent (a deferred sending step without a receiving chain).

@@ -14,11 +14,7 @@ use crate::ratchet::message_key::TAG_LEN;
 /// section 8.4); version 0x01 messages are refused with [`DecryptError::UnknownVersion`].
 pub const WIRE_VERSION: u8 = 0x02;
 
-/// Length of the random per-message salt that the AES-256-GCM key and nonce are derived with
-/// (SPEC.md section 8.1). 16 bytes: a restored session that re-sends on a counter draws a fresh
-/// salt, and two salts of one message key collide with probability 2^-128 (2^-64 after 2^32
-/// restores of the same state, the birthday bound).
-pub const SALT_LEN: usize = 16;
+pub use crate::ratchet::message_key::SALT_LEN;
 
 /// Type byte of a normal ratchet message.
 pub const TYPE_NORMAL: u8 = 0x01;

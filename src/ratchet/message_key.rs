@@ -26,7 +26,11 @@ pub const TAG_LEN: usize = 16;
 /// version 0x02), so a restored session never repeats a (key, nonce) pair.
 pub const MESSAGE_KEYS_INFO: &[u8] = b"pqxdh message keys v2";
 
-pub use crate::ratchet::message::SALT_LEN;
+/// Length of the random per-message salt that the AES-256-GCM key and nonce are derived with
+/// (SPEC.md section 8.1). 16 bytes: a restored session that re-sends on a counter draws a fresh
+/// salt, and two salts of one message key collide with probability 2^-128 (2^-64 after 2^32
+/// restores of the same state, the birthday bound).
+pub const SALT_LEN: usize = 16;
 
 secret_bytes!(
     /// A message-key seed `HMAC-SHA256(CK, 0x01)`. Zeroized on drop; redacted in `Debug`.
