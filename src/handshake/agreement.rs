@@ -19,9 +19,9 @@ use crate::handshake::error::HandshakeError;
 use crate::handshake::header::{InitialHeader, PqHeader};
 use crate::handshake::identity::IdentityKeyPair;
 use crate::handshake::prekey::PreKeyId;
-use crate::handshake::prekey_store::PreKeyStore;
 use crate::handshake::protocol::Protocol;
 use crate::handshake::session_id::SessionId;
+use crate::handshake::store::PreKeySource;
 use crate::primitives::kem::{Backend, KemCiphertext, KemSecretKey, KemSharedSecret};
 use crate::primitives::keys::{
     DhOutput, ENCODED_EC_LEN, EphemeralKeyPair, KeyError, KeyPair, PublicKey,
@@ -322,27 +322,27 @@ fn finish_with(
 /// Runs the responder's side from his prekey store. Nothing is deleted here: call
 /// [`PreKeyStore::consume`] once the first message has decrypted (PQXDH section 3.4).
 /// `require_pq` refuses headers without a KEM ciphertext (set it unless X3DH is wanted).
-pub fn respond(
-    store: &PreKeyStore,
+pub fn respond<S: PreKeySource + ?Sized>(
+    store: &S,
     header: &InitialHeader,
     backend: Backend,
     require_pq: bool,
 ) -> Result<SharedKeys, HandshakeError> {
     let signed = store
-        .signed_prekey(header.signed_prekey_id)
+        .load_signed_prekey(header.signed_prekey_id)?
         .ok_or(HandshakeError::UnknownSignedPreKey(header.signed_prekey_id))?;
-    let one_time = header
-        .one_time_prekey_id
-        .map(|id| {
+    let one_time = match header.one_time_prekey_id {
+        Some(id) => Some(
             store
-                .one_time_prekey(id)
-                .ok_or(HandshakeError::UnknownOneTimePreKey(id))
-        })
-        .transpose()?;
+                .load_one_time_prekey(id)?
+                .ok_or(HandshakeError::UnknownOneTimePreKey(id))?,
+        ),
+        None => None,
+    };
     let shared_secret = match &header.pq {
         Some(pq) => {
             let prekey = store
-                .pq_prekey(pq.prekey_id)
+                .load_pq_prekey(pq.prekey_id)?
                 .ok_or(HandshakeError::UnknownPqPreKey(pq.prekey_id))?;
             Some(decapsulate(
                 prekey.key_pair().secret_key(),
@@ -353,10 +353,11 @@ pub fn respond(
         None if require_pq => return Err(HandshakeError::MissingKemCiphertext),
         None => None,
     };
+    let identity = store.identity_key_pair();
     let (root_key, chain_key) = responder_keys(
-        store.identity().key_pair(),
+        identity.key_pair(),
         signed.key_pair(),
-        one_time.map(|o| o.key_pair()),
+        one_time.as_ref().map(|o| o.key_pair()),
         &header.identity_key,
         &header.ephemeral_key,
         shared_secret.as_ref(),
@@ -365,10 +366,10 @@ pub fn respond(
     Ok(SharedKeys {
         root_key,
         chain_key,
-        associated_data: associated_data(&header.identity_key, store.identity().public_key()),
+        associated_data: associated_data(&header.identity_key, identity.public_key()),
         session_id: SessionId::derive(
             &header.identity_key,
-            store.identity().public_key(),
+            identity.public_key(),
             &header.ephemeral_key,
             header.pq.as_ref().map(|p| &p.ciphertext),
         ),
@@ -393,6 +394,7 @@ fn decapsulate(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::handshake::prekey_store::PreKeyStore;
     use crate::handshake::protocol::X3DH_INFO;
     use crate::primitives::kem::KemType;
     use rand::SeedableRng;

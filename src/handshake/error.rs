@@ -2,6 +2,7 @@
 
 use crate::handshake::bundle::BundleError;
 use crate::handshake::prekey::PreKeyId;
+use crate::handshake::store::StoreError;
 use crate::primitives::kem::{KemError, KemType};
 use crate::primitives::keys::KeyError;
 
@@ -9,6 +10,9 @@ use crate::primitives::keys::KeyError;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum HandshakeError {
+    /// The prekey store could not be read.
+    #[error("{0}")]
+    Store(#[from] StoreError),
     /// The bundle failed verification.
     #[error("bundle: {0}")]
     Bundle(#[from] BundleError),

@@ -16,6 +16,7 @@ pub mod prekey_store;
 pub mod protocol;
 pub mod replay_record;
 pub mod session_id;
+pub mod store;
 
 pub use agreement::{Initiation, SharedKeys};
 pub use error::HandshakeError;

@@ -24,7 +24,9 @@ use crate::handshake::prekey::{OneTimePreKey, PqPreKey, PqPreKeyKind, PreKeyId, 
 use crate::handshake::replay_record::{
     KeySet, NO_PQ_PREKEY, ReplayError, ReplayLimits, ReplayRecord,
 };
+use crate::handshake::store::{PreKeySink, PreKeySource, PreKeyUse, StoreError, prekey_use};
 use crate::primitives::kem::{KemError, KemType};
+use crate::primitives::keys::PublicKey;
 
 /// How long a retired signed prekey and last-resort PQ prekey are kept: 30 days, so that a
 /// sender who fetched the previous bundle, or a pre-key message queued on a server (Signal's
@@ -262,30 +264,14 @@ impl PreKeyStore {
         self.bundle(signed.id(), pq.id(), None)
     }
 
-    /// The last-resort key set `header` establishes a session on, when it uses no one-time
-    /// prekey: such a message could be delivered again, so its base key is recorded. A header
-    /// naming a one-time prekey needs no record: the key is deleted on first use.
-    fn replayable_key_set(&self, header: &InitialHeader) -> Option<KeySet> {
-        if header.one_time_prekey_id.is_some() {
-            return None;
-        }
-        match &header.pq {
-            Some(pq) => self
-                .pq
-                .get(&pq.prekey_id)
-                .filter(|k| k.kind() == PqPreKeyKind::LastResort)
-                .map(|_| (header.signed_prekey_id, Some(pq.prekey_id))),
-            None => Some((header.signed_prekey_id, None)),
-        }
-    }
-
     /// Whether `header` may establish a new session: refuses a base key already recorded for its
     /// last-resort key set ([`ReplayError::Replay`]) and a full record ([`ReplayError::Full`]).
     /// Changes nothing; call it before any work on the message.
     pub fn check_replay(&self, header: &InitialHeader) -> Result<(), ReplayError> {
-        match self.replayable_key_set(header) {
-            Some(set) => self.replay.check(set, &header.ephemeral_key),
-            None => Ok(()),
+        match prekey_use(self, header) {
+            Ok(verdict) => verdict.map(|_| ()),
+            // The in-memory store's lookups cannot fail.
+            Err(_) => Ok(()),
         }
     }
 
@@ -293,20 +279,21 @@ impl PreKeyStore {
     /// (PQXDH section 3.4) or, when it used none, records its base key in the replay record.
     /// The signed prekey and a last-resort PQ prekey are kept.
     pub fn consume(&mut self, header: &InitialHeader) {
-        if let Some(set) = self.replayable_key_set(header) {
-            // A full record was refused by `check_replay`; nothing to evict here.
-            let _ = self.replay.insert(set, &header.ephemeral_key);
+        if let Ok(Ok(used)) = prekey_use(self, header) {
+            self.apply_use(&used);
         }
-        if let Some(id) = header.one_time_prekey_id {
+    }
+
+    fn apply_use(&mut self, used: &PreKeyUse) {
+        if let Some((set, base_key)) = &used.replay_entry {
+            // A full record was refused before the message was processed; nothing to evict.
+            let _ = self.replay.insert(*set, base_key);
+        }
+        if let Some(id) = used.one_time_prekey {
             self.one_time.remove(&id);
         }
-        if let Some(pq) = &header.pq
-            && self
-                .pq
-                .get(&pq.prekey_id)
-                .is_some_and(|k| k.kind() == PqPreKeyKind::OneTime)
-        {
-            self.pq.remove(&pq.prekey_id);
+        if let Some(id) = used.one_time_pq_prekey {
+            self.pq.remove(&id);
         }
     }
 
@@ -401,6 +388,39 @@ impl PreKeyStore {
         self.replay.retain(|(spk, pq_id)| {
             signed.contains_key(&spk) && pq_id.is_none_or(|id| pq.contains_key(&id))
         });
+    }
+}
+
+impl PreKeySource for PreKeyStore {
+    fn identity_key_pair(&self) -> &IdentityKeyPair {
+        &self.identity
+    }
+
+    fn load_signed_prekey(&self, id: PreKeyId) -> Result<Option<SignedPreKey>, StoreError> {
+        Ok(self.signed.get(&id).cloned())
+    }
+
+    fn load_one_time_prekey(&self, id: PreKeyId) -> Result<Option<OneTimePreKey>, StoreError> {
+        Ok(self.one_time.get(&id).cloned())
+    }
+
+    fn load_pq_prekey(&self, id: PreKeyId) -> Result<Option<PqPreKey>, StoreError> {
+        Ok(self.pq.get(&id).cloned())
+    }
+
+    fn check_replay_entry(
+        &self,
+        set: KeySet,
+        base_key: &PublicKey,
+    ) -> Result<Result<(), ReplayError>, StoreError> {
+        Ok(self.replay.check(set, base_key))
+    }
+}
+
+impl PreKeySink for PreKeyStore {
+    fn record_use(&mut self, used: &PreKeyUse) -> Result<(), StoreError> {
+        self.apply_use(used);
+        Ok(())
     }
 }
 

@@ -8,9 +8,9 @@ use crate::handshake::bundle::PreKeyBundle;
 use crate::handshake::error::HandshakeError;
 use crate::handshake::header::InitialHeader;
 use crate::handshake::identity::IdentityKeyPair;
-use crate::handshake::prekey_store::PreKeyStore;
 use crate::handshake::replay_record::ReplayError;
 use crate::handshake::session_id::SessionId;
+use crate::handshake::store::{PreKeySink, PreKeySource, PreKeyUse, prekey_use};
 use crate::primitives::kem::{Backend, KemType};
 use crate::primitives::keys::PublicKey;
 use crate::ratchet::root_key::RootKey;
@@ -121,22 +121,37 @@ pub fn session_id_of(header: &InitialHeader, identity: &IdentityKeyPair) -> Sess
     )
 }
 
-/// The responder: runs PQXDH from a pre-key message's header, decrypts its ratchet message,
-/// and only then deletes the one-time prekeys it used, or records its base key when it used
-/// none. A pre-key message that already established a session is refused
-/// ([`EstablishError::Replay`]) before any work: a caller holding sessions routes the repeated
-/// pre-key headers of an existing session to it by [`session_id_of`] first. Classical X3DH
-/// headers are refused.
-pub fn accept(
-    store: &mut PreKeyStore,
+/// A pre-key message accepted without touching the store: the new session, the first
+/// plaintext, and the store change to commit with them (see [`accept_pending`]).
+#[derive(Debug)]
+pub struct Accepted {
+    /// The session and the handshake's outputs.
+    pub established: Established,
+    /// The first message's plaintext.
+    pub plaintext: Vec<u8>,
+    /// What the store must record: the consumed one-time keys, or the base key for the replay
+    /// record of a last-resort key set.
+    pub prekey_use: PreKeyUse,
+}
+
+/// The responder, reading the store only: checks the replay record, runs PQXDH from a pre-key
+/// message's header and decrypts its ratchet message. Nothing is written: the caller commits
+/// [`Accepted::prekey_use`] ([`PreKeySink::record_use`]) together with the new session in one
+/// transaction, so that a crash never keeps one without the other. A pre-key message that
+/// already established a session is refused ([`EstablishError::Replay`]) before any work: a
+/// caller holding sessions routes the repeated pre-key headers of an existing session to it by
+/// [`session_id_of`] first. Classical X3DH headers are refused.
+pub fn accept_pending<S: PreKeySource + ?Sized>(
+    store: &S,
     wire: &[u8],
     backend: Backend,
-) -> Result<(Established, Vec<u8>), EstablishError> {
+) -> Result<Accepted, EstablishError> {
     let header = prekey_header(wire)?.ok_or(EstablishError::NotPreKeyMessage)?;
-    store.check_replay(&header)?;
+    let prekey_use = prekey_use(store, &header).map_err(HandshakeError::from)??;
     let keys = hs::respond(store, &header, backend, true)?;
     let signed = store
-        .signed_prekey(header.signed_prekey_id)
+        .load_signed_prekey(header.signed_prekey_id)
+        .map_err(HandshakeError::from)?
         .ok_or(HandshakeError::UnknownSignedPreKey(header.signed_prekey_id))?
         .key_pair()
         .clone();
@@ -144,14 +159,30 @@ pub fn accept(
     let mut session =
         Session::new_responder(keys.root_key, keys.chain_key, signed, keys.associated_data);
     let plaintext = session.decrypt(wire)?;
-    store.consume(&header);
-    Ok((
-        Established {
+    Ok(Accepted {
+        established: Established {
             session,
             session_id: keys.session_id,
             handshake_root_key,
             kem: header.pq.as_ref().map(|p| p.ciphertext.kem()),
         },
         plaintext,
-    ))
+        prekey_use,
+    })
+}
+
+/// [`accept_pending`], then the store change committed at once: for a store whose writes
+/// cannot fail or need no transaction with anything else, such as the in-memory
+/// [`PreKeyStore`](crate::handshake::prekey_store::PreKeyStore). On any error the store is
+/// unchanged.
+pub fn accept<S: PreKeySource + PreKeySink + ?Sized>(
+    store: &mut S,
+    wire: &[u8],
+    backend: Backend,
+) -> Result<(Established, Vec<u8>), EstablishError> {
+    let accepted = accept_pending(&*store, wire, backend)?;
+    store
+        .record_use(&accepted.prekey_use)
+        .map_err(HandshakeError::from)?;
+    Ok((accepted.established, accepted.plaintext))
 }

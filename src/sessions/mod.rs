@@ -2,3 +2,4 @@
 //! an application implements to keep prekeys, replay records and sessions.
 
 pub mod establish;
+pub mod store;
