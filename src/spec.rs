@@ -18,5 +18,5 @@
 //! | 8.7 Saved session state | [`crate::ratchet::session_state`] |
 //! | 9.1, 9.2 Encrypted files, identity files | the `pqxdh-files` crate |
 //! | 9.3 Prekey rotation and forward secrecy | [`crate::handshake::prekey_store`], [`crate::handshake::clock`] |
-//! | 10. Sessions from handshakes | [`crate::sessions::establish`] |
+//! | 10. Sessions from handshakes, storage | [`crate::sessions::establish`], [`crate::handshake::store`], [`crate::sessions::store`] |
 //! | 11. The node | the `pqxdh-node` crate |

@@ -13,7 +13,8 @@ mod common;
 use std::io::Read;
 
 use common::{
-    OPK_ID, bundle_with_opk, conversation, flip, kat_path, new_key_error, parties, refused, u32_at,
+    H_EK, H_FLAGS, H_IK, H_KEM, H_LEN, H_OPK_ID, H_PQ_ID, H_SPK_ID, OPK_ID, bundle_with_opk,
+    conversation, flip, kat_path, new_key_error, parties, refused, u32_at,
 };
 use pqxdh::handshake::bundle::BundleError;
 
@@ -31,17 +32,6 @@ use pqxdh::{Backend, IdentityKeyPair, KemType, PreKeyBundle, PreKeyStore, Public
 
 use rand_core::CryptoRng;
 
-/// Layout of the pre-key header with a one-time prekey and a KEM ciphertext (SPEC.md):
-/// version, EncodeEC(IK_A), EncodeEC(EK_A), SPK id, flags, OPK id, PQ prekey id, KEM type, CT.
-const H_IK: usize = 1;
-const H_EK: usize = H_IK + 33;
-const H_SPK_ID: usize = H_EK + 33;
-const H_FLAGS: usize = H_SPK_ID + 4;
-const H_OPK_ID: usize = H_FLAGS + 1;
-const H_PQ_ID: usize = H_OPK_ID + 4;
-const H_KEM: usize = H_PQ_ID + 4;
-const H_CT: usize = H_KEM + 1;
-const H_LEN: usize = H_CT + 1568;
 /// Offsets inside a normal message.
 const M_KEY: usize = 2;
 const M_PN: usize = M_KEY + 33;

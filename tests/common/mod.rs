@@ -130,3 +130,15 @@ pub fn kat_path(rel: &str) -> std::path::PathBuf {
 pub fn u32_at(bytes: &[u8], at: usize) -> u32 {
     u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap())
 }
+
+/// Layout of the pre-key header with a one-time prekey and a KEM ciphertext (SPEC.md):
+/// version, EncodeEC(IK_A), EncodeEC(EK_A), SPK id, flags, OPK id, PQ prekey id, KEM type, CT.
+pub const H_IK: usize = 1;
+pub const H_EK: usize = H_IK + 33;
+pub const H_SPK_ID: usize = H_EK + 33;
+pub const H_FLAGS: usize = H_SPK_ID + 4;
+pub const H_OPK_ID: usize = H_FLAGS + 1;
+pub const H_PQ_ID: usize = H_OPK_ID + 4;
+pub const H_KEM: usize = H_PQ_ID + 4;
+pub const H_CT: usize = H_KEM + 1;
+pub const H_LEN: usize = H_CT + 1568;

@@ -10,7 +10,7 @@
 #[path = "../../../tests/common/mod.rs"]
 mod common;
 
-use common::{parties, u32_at};
+use common::{H_EK, H_FLAGS, H_IK, H_OPK_ID, H_PQ_ID, H_SPK_ID, parties, u32_at};
 use pqxdh::handshake::HandshakeError;
 use pqxdh::handshake::identity;
 use pqxdh::handshake::prekey_store::PreKeyStore;
@@ -19,15 +19,6 @@ use pqxdh::primitives::keys::KeyError;
 use pqxdh_cli::{self as cli, CliError};
 use pqxdh_files::identity_file;
 use pqxdh_files::{self as files, FileError};
-
-/// Layout of the pre-key header with a one-time prekey and a KEM ciphertext (SPEC.md):
-/// version, EncodeEC(IK_A), EncodeEC(EK_A), SPK id, flags, OPK id, PQ prekey id, KEM type, CT.
-const H_IK: usize = 1;
-const H_EK: usize = H_IK + 33;
-const H_SPK_ID: usize = H_EK + 33;
-const H_FLAGS: usize = H_SPK_ID + 4;
-const H_OPK_ID: usize = H_FLAGS + 1;
-const H_PQ_ID: usize = H_OPK_ID + 4;
 
 /// An encrypted file to Bob (segments of 256 bytes: two full ones and one of 88), Bob's identity
 /// file in a fresh directory, and the layout of the container.

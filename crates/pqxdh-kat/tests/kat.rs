@@ -6,18 +6,13 @@
     clippy::panic
 )]
 
+mod common;
+
+use common::at_root;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use pqxdh_kat::{FileReport, Options, run_content, run_paths};
-
-/// Runs from the repository root, where `kat/` is and whose relative paths the reports print.
-fn at_root() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        std::env::set_current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).unwrap();
-    });
-}
 
 fn all_reports() -> Vec<FileReport> {
     run_paths(&[PathBuf::from("kat/")], false).unwrap()

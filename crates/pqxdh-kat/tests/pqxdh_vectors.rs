@@ -6,15 +6,10 @@
     clippy::panic
 )]
 
-use pqxdh_kat::pqxdh_vectors;
+mod common;
 
-/// Runs from the repository root, where `kat/` is and whose relative paths the reports print.
-fn at_root() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        std::env::set_current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).unwrap();
-    });
-}
+use common::at_root;
+use pqxdh_kat::pqxdh_vectors;
 
 fn load(path: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap();
