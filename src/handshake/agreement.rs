@@ -320,7 +320,7 @@ fn finish_with(
 }
 
 /// Runs the responder's side from his prekey store. Nothing is deleted here: call
-/// [`PreKeyStore::consume`] once the first message has decrypted (PQXDH section 3.4).
+/// [`PreKeyStore::consume`](crate::handshake::prekey_store::PreKeyStore::consume) once the first message has decrypted (PQXDH section 3.4).
 /// `require_pq` refuses headers without a KEM ciphertext (set it unless X3DH is wanted).
 pub fn respond<S: PreKeySource + ?Sized>(
     store: &S,
