@@ -11,9 +11,10 @@
 mod common;
 
 use common::{OPK_ID, bundle_with_opk, parties};
+use pqxdh::handshake::error::StoreError;
 use pqxdh::handshake::prekey::{OneTimePreKey, PqPreKey, PreKeyId, SignedPreKey};
 use pqxdh::handshake::replay_record::{KeySet, ReplayError};
-use pqxdh::handshake::store::{PreKeySink, PreKeySource, PreKeyUse, StoreError};
+use pqxdh::handshake::store::{PreKeySink, PreKeySource, PreKeyUse};
 use pqxdh::sessions::establish::{self, EstablishError};
 use pqxdh::sessions::store::{MemorySessionStore, SessionStore};
 use pqxdh::{Backend, HandshakeError, IdentityKeyPair, KemType, PreKeyStore, PublicKey, Session};

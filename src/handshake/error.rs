@@ -1,8 +1,7 @@
-//! Why a handshake failed.
+//! Why a handshake failed, and why a prekey store could not answer.
 
 use crate::handshake::bundle::BundleError;
 use crate::handshake::prekey::PreKeyId;
-use crate::handshake::store::StoreError;
 use crate::primitives::kem::{KemError, KemType};
 use crate::primitives::keys::KeyError;
 
@@ -49,3 +48,8 @@ pub enum HandshakeError {
     #[error("unknown initial-message header version {0}")]
     UnknownHeaderVersion(u8),
 }
+
+/// A storage backend failed (its own error, as text: the core cannot know its type).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("storage: {0}")]
+pub struct StoreError(pub String);

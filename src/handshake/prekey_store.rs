@@ -18,13 +18,14 @@ use rand_core::CryptoRng;
 use crate::handshake::bundle::PreKeyBundle;
 use crate::handshake::clock::{Clock, DAY, SystemClock, Timestamp};
 use crate::handshake::error::HandshakeError;
+use crate::handshake::error::StoreError;
 use crate::handshake::header::InitialHeader;
 use crate::handshake::identity::IdentityKeyPair;
 use crate::handshake::prekey::{OneTimePreKey, PqPreKey, PqPreKeyKind, PreKeyId, SignedPreKey};
 use crate::handshake::replay_record::{
     KeySet, NO_PQ_PREKEY, ReplayError, ReplayLimits, ReplayRecord,
 };
-use crate::handshake::store::{PreKeySink, PreKeySource, PreKeyUse, StoreError, prekey_use};
+use crate::handshake::store::{PreKeySink, PreKeySource, PreKeyUse, prekey_use};
 use crate::primitives::kem::{KemError, KemType};
 use crate::primitives::keys::PublicKey;
 

@@ -8,16 +8,12 @@
 //! own inbox. [`PreKeyStore`](crate::handshake::prekey_store::PreKeyStore) is the in-memory
 //! implementation that tests and the node use.
 
+use crate::handshake::error::StoreError;
 use crate::handshake::header::InitialHeader;
 use crate::handshake::identity::IdentityKeyPair;
 use crate::handshake::prekey::{OneTimePreKey, PqPreKey, PqPreKeyKind, PreKeyId, SignedPreKey};
 use crate::handshake::replay_record::{KeySet, ReplayError};
 use crate::primitives::keys::PublicKey;
-
-/// A storage backend failed (its own error, as text: the core cannot know its type).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("storage: {0}")]
-pub struct StoreError(pub String);
 
 /// Lookups a responder needs. Every method leaves the store unchanged.
 pub trait PreKeySource {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use zeroize::Zeroizing;
 
-use crate::handshake::store::StoreError;
+use crate::handshake::error::StoreError;
 use crate::ratchet::Session;
 
 /// Where sessions live, by the peer's address (a name the application chooses).
