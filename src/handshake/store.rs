@@ -57,22 +57,24 @@ pub fn prekey_use<S: PreKeySource + ?Sized>(
     store: &S,
     header: &InitialHeader,
 ) -> Result<Result<PreKeyUse, ReplayError>, StoreError> {
-    let one_time_pq_prekey = match &header.pq {
+    // The named PQ prekey's kind, read once: `None` when the header names none or it is gone.
+    let pq_kind = match &header.pq {
         Some(pq) => store
             .load_pq_prekey(pq.prekey_id)?
-            .filter(|k| k.kind() == PqPreKeyKind::OneTime)
-            .map(|k| k.id()),
+            .map(|k| (k.id(), k.kind())),
         None => None,
     };
+    let one_time_pq_prekey = pq_kind
+        .filter(|(_, kind)| *kind == PqPreKeyKind::OneTime)
+        .map(|(id, _)| id);
     let replay_set = if header.one_time_prekey_id.is_some() || one_time_pq_prekey.is_some() {
         // A one-time key is deleted on first use: a copy of the message fails on it.
         None
     } else {
-        match &header.pq {
-            Some(pq) => store
-                .load_pq_prekey(pq.prekey_id)?
-                .map(|_| (header.signed_prekey_id, Some(pq.prekey_id))),
-            None => Some((header.signed_prekey_id, None)),
+        match (&header.pq, pq_kind) {
+            (Some(_), Some((id, _))) => Some((header.signed_prekey_id, Some(id))),
+            (Some(_), None) => None,
+            (None, _) => Some((header.signed_prekey_id, None)),
         }
     };
     if let Some(set) = replay_set
