@@ -12,6 +12,7 @@ use pqxdh::primitives::kem::KemPublicKey;
 use pqxdh::primitives::xeddsa::Signature;
 
 use super::authenticate;
+use crate::auth::valid_name;
 use crate::db::ClaimedBundle;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -25,6 +26,9 @@ pub(super) async fn claim(
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let requester = authenticate(&state, &method, &uri, &headers, Some(&[])).await?;
+    if !valid_name(&target) {
+        return Err(ApiError::NotFound("account"));
+    }
     let limits = &state.limits;
     let now = now_ms();
     // Both buckets must have room; a refusal by the second gives the first its token back,

@@ -17,6 +17,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::{authenticate, parse_json, random_id, read_body};
+use crate::auth::valid_name;
 use crate::db::{Backend, StoredEnvelope};
 use crate::error::ApiError;
 use crate::limits::MAX_FETCH_ENVELOPES;
@@ -53,7 +54,7 @@ pub(super) async fn deposit(
     if body.is_empty() {
         return Err(ApiError::Malformed("body: empty".into()));
     }
-    if state.db.account(&recipient).await?.is_none() {
+    if !valid_name(&recipient) || state.db.account(&recipient).await?.is_none() {
         return Err(ApiError::NotFound("account"));
     }
     let envelope = StoredEnvelope {

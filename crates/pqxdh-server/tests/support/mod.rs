@@ -212,9 +212,22 @@ impl Client {
         headers: &[(&'static str, String)],
         body: Vec<u8>,
     ) -> Reply {
+        self.send_raw_to(&self.base, method, path, headers, body)
+            .await
+    }
+
+    /// As [`Self::send_raw`], to the server at `base` (another process on the same database).
+    pub async fn send_raw_to(
+        &self,
+        base: &str,
+        method: Method,
+        path: &str,
+        headers: &[(&'static str, String)],
+        body: Vec<u8>,
+    ) -> Reply {
         let mut request = self
             .http
-            .request(method, format!("{}{path}", self.base))
+            .request(method, format!("{base}{path}"))
             .body(body);
         for (name, value) in headers {
             request = request.header(*name, value);
@@ -240,8 +253,13 @@ impl Client {
 
     /// A request signed now.
     pub async fn send(&self, method: Method, path: &str, body: Vec<u8>) -> Reply {
+        self.send_to(&self.base, method, path, body).await
+    }
+
+    /// A request signed now, to the server at `base`.
+    pub async fn send_to(&self, base: &str, method: Method, path: &str, body: Vec<u8>) -> Reply {
         let headers = self.headers(method.as_str(), path, &body);
-        self.send_raw(method, path, &headers, body).await
+        self.send_raw_to(base, method, path, &headers, body).await
     }
 
     pub fn registration(&self) -> Vec<u8> {
@@ -255,8 +273,17 @@ impl Client {
 
     /// A claimed bundle, its signatures verified by the core.
     pub async fn bundle(&self, target: &str) -> Result<PreKeyBundle, Reply> {
+        self.bundle_from(&self.base, target).await
+    }
+
+    pub async fn bundle_from(&self, base: &str, target: &str) -> Result<PreKeyBundle, Reply> {
         let reply = self
-            .send(Method::GET, &format!("/v1/bundles/{target}"), Vec::new())
+            .send_to(
+                base,
+                Method::GET,
+                &format!("/v1/bundles/{target}"),
+                Vec::new(),
+            )
             .await;
         if reply.status != StatusCode::OK {
             return Err(reply);
@@ -267,8 +294,13 @@ impl Client {
     }
 
     pub async fn deposit(&self, target: &str, body: &[u8]) -> Reply {
+        self.deposit_to(&self.base, target, body).await
+    }
+
+    pub async fn deposit_to(&self, base: &str, target: &str, body: &[u8]) -> Reply {
         let json = serde_json::json!({ "body": STANDARD.encode(body) });
-        self.send(
+        self.send_to(
+            base,
             Method::PUT,
             &format!("/v1/messages/{target}"),
             serde_json::to_vec(&json).unwrap(),
@@ -277,21 +309,45 @@ impl Client {
     }
 
     pub async fn fetch(&self, wait_secs: u64) -> Vec<Envelope> {
-        let reply = self
-            .send(
-                Method::GET,
-                &format!("/v1/messages?wait={wait_secs}"),
-                Vec::new(),
-            )
-            .await;
+        let reply = self.fetch_reply(&self.base, wait_secs).await;
         assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
         let mail: Mail = serde_json::from_slice(&reply.body).unwrap();
         mail.envelopes
     }
 
+    /// Waiting mail from the server at `base`; `None` when the server is gone.
+    pub async fn try_fetch_from(&self, base: &str, wait_secs: u64) -> Option<Vec<Envelope>> {
+        let reply = self.fetch_reply(base, wait_secs).await;
+        if reply.status == StatusCode::BAD_GATEWAY {
+            return None;
+        }
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        let mail: Mail = serde_json::from_slice(&reply.body).unwrap();
+        Some(mail.envelopes)
+    }
+
+    async fn fetch_reply(&self, base: &str, wait_secs: u64) -> Reply {
+        self.send_to(
+            base,
+            Method::GET,
+            &format!("/v1/messages?wait={wait_secs}"),
+            Vec::new(),
+        )
+        .await
+    }
+
     pub async fn ack(&self, id: &str) -> Reply {
-        self.send(Method::DELETE, &format!("/v1/messages/{id}"), Vec::new())
-            .await
+        self.ack_at(&self.base, id).await
+    }
+
+    pub async fn ack_at(&self, base: &str, id: &str) -> Reply {
+        self.send_to(
+            base,
+            Method::DELETE,
+            &format!("/v1/messages/{id}"),
+            Vec::new(),
+        )
+        .await
     }
 
     pub async fn upload(&self, data: Vec<u8>) -> Reply {
