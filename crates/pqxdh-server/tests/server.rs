@@ -53,6 +53,7 @@ on_both!(
     concurrent_claims_hand_out_each_key_once,
     two_servers_share_one_database,
     kill_nine_loses_nothing_acknowledged,
+    large_attachments_stream_in_bounded_memory,
     malformed_and_oversized_bodies,
 );
 
@@ -807,10 +808,12 @@ async fn kill_nine_loses_nothing_acknowledged(db: TestDb) {
         claimed.len(),
         "a one-time prekey was handed out twice"
     );
-    assert_eq!(
-        distinct.len(),
-        60,
-        "every one-time prekey was handed out once"
+    // A claim in flight when the server died may have committed with its answer lost: at
+    // most one key per kill is gone without reaching anyone (never handed out twice).
+    assert!(
+        (57..=60).contains(&distinct.len()),
+        "{} of 60 one-time prekeys reached a requester",
+        distinct.len()
     );
 }
 
@@ -856,4 +859,44 @@ async fn malformed_and_oversized_bodies(db: TestDb) {
     let text = String::from_utf8(metrics.body).unwrap();
     assert!(text.contains("pqxdh_registrations_total 1"), "{text}");
     assert!(text.contains("pqxdh_accounts 1"), "{text}");
+}
+
+/// Peak resident memory of a process, from `/proc` (Linux), in bytes.
+fn peak_rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+async fn large_attachments_stream_in_bounded_memory(db: TestDb) {
+    const SIZE: usize = 64 * 1024 * 1024;
+    let server = ServerProcess::start(&db, &[]);
+    let alice = registered(&server, "alice", 0, 0).await;
+    let mut data = vec![0u8; SIZE];
+    rand::fill(&mut data[..]);
+    let reply = alice.upload(data.clone()).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    let receipt: pqxdh_server::wire::AttachmentReceipt =
+        serde_json::from_slice(&reply.body).unwrap();
+    let got = alice
+        .send(
+            Method::GET,
+            &format!("/v1/attachments/{}", receipt.id),
+            Vec::new(),
+        )
+        .await;
+    assert!(got.body == data, "the 64 MiB blob comes back intact");
+    let Some(peak) = peak_rss(server.pid()) else {
+        eprintln!("skipping the memory check: no /proc");
+        return;
+    };
+    eprintln!(
+        "server peak RSS after a 64 MiB round trip: {} MiB",
+        peak >> 20
+    );
+    assert!(
+        peak < (SIZE as u64) / 2,
+        "the server held the blob in memory: peak {peak} bytes"
+    );
 }
