@@ -29,6 +29,9 @@ pub enum ApiError {
     /// The named account, envelope or attachment does not exist.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The path exists but not with this method.
+    #[error("method not allowed on this path")]
+    MethodNotAllowed,
     /// The account name is taken.
     #[error("account already exists")]
     Conflict,
@@ -58,6 +61,7 @@ impl ApiError {
             Self::Unauthenticated(_) => "unauthenticated",
             Self::Replayed => "replayed",
             Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
             Self::RateLimited { .. } => "rate_limited",
             Self::Quota(_) => "quota_exceeded",
@@ -72,6 +76,7 @@ impl ApiError {
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthenticated(_) | Self::Replayed => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Quota(_) => StatusCode::INSUFFICIENT_STORAGE,

@@ -845,6 +845,11 @@ async fn malformed_and_oversized_bodies(db: TestDb) {
         .send(Method::GET, "/v1/messages?wait=abc", Vec::new())
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    let reply = bob.send(Method::PATCH, "/v1/keys", Vec::new()).await;
+    assert_eq!(
+        (reply.status, reply.code().as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    );
     let reply = bob.send(Method::GET, "/v1/nothing", Vec::new()).await;
     assert_eq!(
         (reply.status, reply.code().as_str()),

@@ -42,12 +42,17 @@ pub fn router(state: AppState) -> Router {
             get(attachments::download).delete(attachments::remove),
         )
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), log_request))
         .with_state(state)
 }
 
 async fn not_found() -> ApiError {
     ApiError::NotFound("endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }
 
 /// One structured log line per request: method, route template (never the concrete path,
