@@ -20,4 +20,4 @@
 //! | 9.3 Prekey rotation and forward secrecy | [`crate::handshake::prekey_store`], [`crate::handshake::clock`] |
 //! | 10. Sessions from handshakes, storage | [`crate::sessions::establish`], [`crate::handshake::store`], [`crate::sessions::store`] |
 //! | 11. The node | the `pqxdh-node` crate |
-//! | 12. The server | the `pqxdh-server` crate |
+//! | 12. The server | the `pqxdh-server` crate; bodies and request signing in `pqxdh-api` |

@@ -44,7 +44,9 @@ mod metrics;
 mod routes;
 mod server;
 mod state;
-pub mod wire;
+
+/// The JSON bodies of API version 1 (from `pqxdh-api`).
+pub use pqxdh_api::wire;
 
 pub use error::ApiError;
 pub use limits::Limits;
