@@ -1,0 +1,105 @@
+//! The client against a real server (the server crate's own `Server`, on 127.0.0.1 with a
+//! temporary SQLite database): a conversation, typed refusals, attachments both ways.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::time::Duration;
+
+use pqxdh::handshake::prekey::OneTimePreKey;
+use pqxdh::{Backend, IdentityKeyPair, KemType, PreKeyStore, accept, initiate};
+use pqxdh_client::{ClientError, ServerClient};
+use pqxdh_server::{Config, Limits, Server};
+
+async fn server() -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display()),
+        limits: Limits::default(),
+    };
+    let server = Server::bind(config).await.unwrap();
+    let base = format!("http://{}", server.local_addr().unwrap());
+    tokio::spawn(server.serve(std::future::pending()));
+    (base, dir)
+}
+
+fn account(base: &str, name: &str, one_time: u32) -> (ServerClient, PreKeyStore) {
+    let mut rng = rand::rng();
+    let identity = IdentityKeyPair::generate(&mut rng);
+    let mut store = PreKeyStore::generate(identity.clone(), KemType::MlKem1024, &mut rng).unwrap();
+    for id in 0..one_time {
+        store.add_one_time_prekey(OneTimePreKey::generate(10 + id, &mut rng));
+    }
+    (ServerClient::new(base, name, identity).unwrap(), store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversation_and_attachments() {
+    let (base, dir) = server().await;
+    let (alice, alice_store) = account(&base, "alice", 0);
+    let (bob, mut bob_store) = account(&base, "bob", 1);
+    alice.register(&alice_store).await.unwrap();
+    bob.register(&bob_store).await.unwrap();
+    let counts = bob.key_counts().await.unwrap();
+    assert_eq!((counts.one_time_prekeys, counts.pq_prekeys), (1, 0));
+
+    let mut rng = rand::rng();
+    let bundle = alice.bundle("bob").await.unwrap();
+    assert_eq!(bundle.one_time_prekey.map(|k| k.id), Some(10));
+    let mut sent = initiate(alice.identity(), &bundle, Backend::default(), &mut rng).unwrap();
+    let wire = sent.session.encrypt(b"over the wire", &mut rng).unwrap();
+    let id = alice.send("bob", &wire).await.unwrap();
+
+    let mail = bob.fetch(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(mail.len(), 1);
+    assert_eq!(
+        (mail[0].id.as_str(), mail[0].sender.as_str()),
+        (id.as_str(), "alice")
+    );
+    let (_, plaintext) = accept(&mut bob_store, &mail[0].body, Backend::default()).unwrap();
+    assert_eq!(plaintext, b"over the wire");
+    bob.acknowledge(&id).await.unwrap();
+    bob.acknowledge(&id).await.unwrap();
+    assert!(bob.fetch(Duration::ZERO).await.unwrap().is_empty());
+
+    // Refusals keep the server's status and code.
+    match alice.bundle("nobody").await {
+        Err(ClientError::Refused { status, code, .. }) => {
+            assert_eq!((status, code.as_str()), (404, "not_found"))
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let (stranger, _) = account(&base, "stranger", 0);
+    match stranger.send("bob", b"x").await {
+        Err(ClientError::Refused { status, .. }) => assert_eq!(status, 401),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+
+    // An attachment streamed up and down, checked against the sender's digest.
+    let path = dir.path().join("blob");
+    let mut data = vec![0u8; 1_000_000];
+    rand::fill(&mut data[..]);
+    std::fs::write(&path, &data).unwrap();
+    let receipt = alice.upload_attachment(&path).await.unwrap();
+    assert_eq!(receipt.size, 1_000_000);
+    let mut digest = [0u8; 32];
+    hex::decode_to_slice(&receipt.sha256, &mut digest).unwrap();
+    let mut out = Vec::new();
+    let size = bob
+        .download_attachment(&receipt.id, &digest, &mut out)
+        .await
+        .unwrap();
+    assert_eq!(size, 1_000_000);
+    assert!(out == data);
+    let mut wrong = digest;
+    wrong[0] ^= 1;
+    let mut out = Vec::new();
+    assert!(matches!(
+        bob.download_attachment(&receipt.id, &wrong, &mut out).await,
+        Err(ClientError::Digest)
+    ));
+}
