@@ -7,6 +7,10 @@ pub const MAX_JSON_BODY: usize = 1024 * 1024;
 pub const MAX_ENVELOPE_BODY: usize = 256 * 1024;
 /// Largest attachment: Signal's attachment limit is 100 MiB.
 pub const MAX_ATTACHMENT: u64 = 100 * 1024 * 1024;
+/// Attachment bytes one account may have stored at once (ten full-size attachments).
+pub const MAX_ATTACHMENT_STORAGE: u64 = 10 * MAX_ATTACHMENT;
+/// How long an attachment is kept, in milliseconds: Signal's server keeps them 30 days too.
+pub const ATTACHMENT_RETENTION_MS: u64 = 30 * 24 * 60 * 60 * 1000;
 /// Attachment bytes per stored row: bounded memory per request, few rows per file.
 pub const ATTACHMENT_CHUNK: usize = 64 * 1024;
 /// Envelopes waiting in one mailbox before deposits are refused (a quota, as Signal's).
@@ -41,6 +45,10 @@ pub struct Limits {
     pub max_envelope_body: usize,
     /// See [`MAX_ATTACHMENT`].
     pub max_attachment: u64,
+    /// See [`MAX_ATTACHMENT_STORAGE`].
+    pub max_attachment_storage: u64,
+    /// See [`ATTACHMENT_RETENTION_MS`].
+    pub attachment_retention_ms: u64,
     /// See [`MAX_MAILBOX_ENVELOPES`].
     pub max_mailbox_envelopes: u64,
     /// See [`MAX_STORED_PREKEYS`].
@@ -69,6 +77,8 @@ impl Default for Limits {
             max_json_body: MAX_JSON_BODY,
             max_envelope_body: MAX_ENVELOPE_BODY,
             max_attachment: MAX_ATTACHMENT,
+            max_attachment_storage: MAX_ATTACHMENT_STORAGE,
+            attachment_retention_ms: ATTACHMENT_RETENTION_MS,
             max_mailbox_envelopes: MAX_MAILBOX_ENVELOPES,
             max_stored_prekeys: MAX_STORED_PREKEYS,
             max_prekeys_per_upload: MAX_PREKEYS_PER_UPLOAD,

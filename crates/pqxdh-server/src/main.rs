@@ -25,6 +25,12 @@ struct Args {
     /// Largest attachment in bytes.
     #[arg(long, default_value_t = pqxdh_server::limits::MAX_ATTACHMENT)]
     max_attachment: u64,
+    /// Attachment bytes one account may have stored at once.
+    #[arg(long, default_value_t = pqxdh_server::limits::MAX_ATTACHMENT_STORAGE)]
+    attachment_quota: u64,
+    /// Days an attachment is kept.
+    #[arg(long, default_value_t = 30)]
+    attachment_retention_days: u64,
     /// Largest envelope body in bytes.
     #[arg(long, default_value_t = pqxdh_server::limits::MAX_ENVELOPE_BODY)]
     max_envelope: usize,
@@ -97,6 +103,10 @@ async fn main() -> ExitCode {
         max_json_body: args.max_json_body,
         max_envelope_body: args.max_envelope,
         max_attachment: args.max_attachment,
+        max_attachment_storage: args.attachment_quota,
+        attachment_retention_ms: args
+            .attachment_retention_days
+            .saturating_mul(24 * 60 * 60 * 1000),
         max_mailbox_envelopes: args.mailbox_quota,
         max_stored_prekeys: args.max_stored_prekeys,
         max_clock_skew_ms: args.max_clock_skew_ms,

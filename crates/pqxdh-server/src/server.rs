@@ -18,7 +18,7 @@ use crate::state::{AppState, now_ms};
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://pqxdh-server.db?mode=rwc";
 /// The default address: loopback only, so a bare start exposes nothing.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8380";
-/// How often the background task prunes.
+/// How often the background task prunes (nonces, abandoned uploads, expired attachments).
 const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
 /// An upload unfinished for this long was abandoned (its process died mid-stream).
 const ABANDONED_UPLOAD_MS: u64 = 60 * 60 * 1000;
@@ -95,6 +95,7 @@ impl Server {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         let db = self.state.db.clone();
+        let retention = self.state.limits.attachment_retention_ms;
         let maintenance = tokio::spawn(async move {
             let mut ticker = tokio::time::interval(MAINTENANCE_INTERVAL);
             loop {
@@ -106,6 +107,12 @@ impl Server {
                 let before = now.saturating_sub(ABANDONED_UPLOAD_MS);
                 if let Err(e) = db.prune_incomplete_attachments(before).await {
                     tracing::warn!(error = %e, "pruning uploads failed");
+                }
+                if let Err(e) = db
+                    .prune_old_attachments(now.saturating_sub(retention))
+                    .await
+                {
+                    tracing::warn!(error = %e, "pruning expired attachments failed");
                 }
             }
         });

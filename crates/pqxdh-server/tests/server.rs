@@ -535,7 +535,15 @@ async fn mailbox_delivery_and_limits(db: TestDb) {
 }
 
 async fn attachments_stream_with_a_limit(db: TestDb) {
-    let server = ServerProcess::start(&db, &["--max-attachment", "3000000"]);
+    let server = ServerProcess::start(
+        &db,
+        &[
+            "--max-attachment",
+            "3000000",
+            "--attachment-quota",
+            "4000000",
+        ],
+    );
     let alice = registered(&server, "alice", 0, 0).await;
     let bob = registered(&server, "bob", 0, 0).await;
     let mut data = vec![0u8; 2_500_000];
@@ -569,6 +577,12 @@ async fn attachments_stream_with_a_limit(db: TestDb) {
         )
         .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    // Past the account's storage quota (2.5 MB stored, 4 MB allowed): refused, nothing kept.
+    let reply = alice.upload(vec![3u8; 1_600_000]).await;
+    assert_eq!(
+        (reply.status, reply.code().as_str()),
+        (StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded")
+    );
     assert_eq!(rows(&db, "attachments").await, 1);
     assert_eq!(rows(&db, "attachment_chunks").await, 39);
 

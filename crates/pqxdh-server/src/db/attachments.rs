@@ -111,6 +111,34 @@ impl Db {
             .await
     }
 
+    /// Bytes `owner` has stored (complete attachments; an upload in progress counts its
+    /// declared size through the caller).
+    pub async fn attachment_bytes(&self, owner: &str) -> Result<u64, sqlx::Error> {
+        let n: Option<i64> = sqlx::query_scalar(
+            "SELECT CAST(SUM(size) AS BIGINT) FROM attachments WHERE owner = $1 AND complete = 1",
+        )
+        .bind(owner)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(from_db(n.unwrap_or(0)))
+    }
+
+    /// Removes complete attachments created before `before_ms` (retention).
+    pub async fn prune_old_attachments(&self, before_ms: u64) -> Result<u64, sqlx::Error> {
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM attachments WHERE complete = 1 AND created_ms < $1")
+                .bind(to_db(before_ms))
+                .fetch_all(self.pool())
+                .await?;
+        let mut removed = 0;
+        for id in ids {
+            if self.delete_attachment(&id).await? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Removes incomplete uploads older than `before_ms` (left by a crash mid-upload).
     pub async fn prune_incomplete_attachments(&self, before_ms: u64) -> Result<u64, sqlx::Error> {
         let ids: Vec<String> =

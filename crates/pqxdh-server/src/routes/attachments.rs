@@ -34,11 +34,20 @@ pub(super) async fn upload(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let owner = authenticate(&state, &method, &uri, &headers, None).await?;
-    if declared.is_some_and(|n| n > max) {
+    let room = state
+        .limits
+        .max_attachment_storage
+        .saturating_sub(state.db.attachment_bytes(&owner).await?);
+    let refusal = match declared {
+        Some(n) if n > max => Some(ApiError::TooLarge { limit: max }),
+        Some(n) if n > room => Some(ApiError::Quota("attachment storage")),
+        _ => None,
+    };
+    if let Some(refusal) = refusal {
         if declared.is_some_and(|n| n <= max.saturating_add(MAX_DRAIN)) {
             drain(body.into_data_stream()).await;
         }
-        return Err(ApiError::TooLarge { limit: max });
+        return Err(refusal);
     }
     let signed = SignedHeaders::parse(&headers)?;
     let id = random_id();
@@ -46,7 +55,13 @@ pub(super) async fn upload(
         .db
         .begin_attachment(&id, &owner, &signed.content_sha256, now_ms())
         .await?;
-    match store_stream(&state.db, &id, body, max, &signed).await {
+    // Without a declared length the quota bounds the stream as well.
+    let limit = max.min(room);
+    let stored = match store_stream(&state.db, &id, body, limit, &signed).await {
+        Err(ApiError::TooLarge { .. }) if limit < max => Err(ApiError::Quota("attachment storage")),
+        other => other,
+    };
+    match stored {
         Ok(size) => {
             state.db.finish_attachment(&id, size).await?;
             Metrics::inc(&state.metrics.attachments);
