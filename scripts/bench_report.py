@@ -6,6 +6,10 @@ Reads every `<criterion dir>/**/new/estimates.json` (median point estimate) with
 them: `sizes.json` (`benches/handshake.rs`), `sizes-ratchet.json` (`benches/ratchet.rs`) and
 `sizes-node.json` (`crates/pqxdh-node/benches/node.rs`). Standard library only.
 
+The "Server load (pqxdh-server)" section is not criterion's: `cargo bench -p pqxdh-server --bench
+load` writes it to `target/server-load.md`, which is appended when present; otherwise the section
+already in the output file is kept.
+
     CRITERION_HOME="$PWD/target/criterion" cargo bench --bench primitives --bench handshake --bench ratchet --bench node -- --warm-up-time 1 --measurement-time 3
 (benches of the outer crates run in their own package folders: CRITERION_HOME gathers every
 result under the workspace's target/criterion)
@@ -373,6 +377,26 @@ def svg_plot(bars: list[tuple[str, dict[str, float], float]]) -> str:
     return "\n".join(out) + "\n"
 
 
+SERVER_LOAD_HEADING = "## Server load (pqxdh-server)"
+
+
+def server_load_section(out: Path) -> list[str]:
+    """The server load section: `target/server-load.md` when present, else the one in `out`."""
+    try:
+        return (ROOT / "target" / "server-load.md").read_text().rstrip("\n").split("\n")
+    except OSError:
+        pass
+    try:
+        lines = out.read_text().split("\n")
+    except OSError:
+        return []
+    if SERVER_LOAD_HEADING not in lines:
+        return []
+    start = lines.index(SERVER_LOAD_HEADING)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return lines[start:end]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--criterion-dir", type=Path, default=criterion_dir_default())
@@ -692,6 +716,12 @@ def main() -> int:
             f"tag) and the saved session sizes (vodozemac 0.11: about {VODOZEMAC['idle_session_json']} B of JSON)._",
         ]
     L.append("")
+
+    server_load = server_load_section(args.out)
+    while server_load and server_load[-1] == "":
+        server_load.pop()
+    if server_load:
+        L += server_load + [""]
 
     args.out.write_text("\n".join(L))
     print(f"wrote {args.out} and {args.svg}")
