@@ -6,6 +6,7 @@
 //! | 2. Encodings (`EncodeEC`, `EncodeKEM`) | [`crate::primitives::keys`], [`crate::primitives::kem`] |
 //! | 3. Signatures (XEdDSA) | [`crate::primitives::xeddsa`] |
 //! | 4. Keys and prekeys | [`crate::handshake::identity`], [`crate::handshake::prekey`], [`crate::handshake::prekey_store`] |
+//! | 4.1 Safety numbers | [`crate::handshake::safety_number`] |
 //! | 5. Prekey bundle (JSON) | [`crate::handshake::bundle`] (`bundle_json` with the `serde` feature) |
 //! | 6. The PQXDH handshake | [`crate::handshake::agreement`] |
 //! | 6.1 Initial-message header | [`crate::handshake::header`] |

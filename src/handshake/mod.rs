@@ -15,6 +15,7 @@ pub mod prekey;
 pub mod prekey_store;
 pub mod protocol;
 pub mod replay_record;
+pub mod safety_number;
 pub mod session_id;
 pub mod store;
 
