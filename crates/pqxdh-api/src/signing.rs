@@ -22,6 +22,15 @@ pub const NONCE_LEN: usize = 16;
 /// Longest account name; names are `[a-z0-9][a-z0-9._-]*`.
 pub const MAX_NAME_LEN: usize = 64;
 
+/// Milliseconds since the Unix epoch: the clock of `x-pqxdh-timestamp`, for signer and
+/// verifier alike (0 if the system clock is before 1970).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
 /// Checks an account name: 1 to [`MAX_NAME_LEN`] of `a-z 0-9 . _ -`, starting with a letter or
 /// digit (so names never contain the separator of the signed bytes, nor path syntax).
 pub fn valid_name(name: &str) -> bool {

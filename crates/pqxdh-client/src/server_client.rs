@@ -1,13 +1,15 @@
 //! Signed requests to one server for one account.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use futures_util::StreamExt;
 use pqxdh::{IdentityKeyPair, PreKeyBundle, PreKeyStore};
-use pqxdh_api::signing::{HEADER_CONTENT_SHA256, sign_request, sign_request_digest, valid_name};
+use pqxdh_api::signing::{
+    HEADER_CONTENT_SHA256, now_ms, sign_request, sign_request_digest, valid_name,
+};
 use pqxdh_api::wire::{
     AttachmentReceipt, DepositRequest, DepositResponse, KeyCounts, KeysUpload, Mail,
     RegisterRequest,
@@ -45,13 +47,6 @@ pub struct ServerClient {
     base: String,
     account: String,
     identity: IdentityKeyPair,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 /// The server's refusal as a typed error.

@@ -12,8 +12,8 @@ use crate::error::ApiError;
 
 pub use pqxdh_api::signing::{
     AUTH_LABEL, HEADER_ACCOUNT, HEADER_CONTENT_SHA256, HEADER_NONCE, HEADER_SIGNATURE,
-    HEADER_TIMESTAMP, MAX_NAME_LEN, NONCE_LEN, sign_request, sign_request_digest, signing_input,
-    valid_name,
+    HEADER_TIMESTAMP, MAX_NAME_LEN, NONCE_LEN, now_ms, sign_request, sign_request_digest,
+    signing_input, valid_name,
 };
 
 /// The authentication headers of one request, parsed but not yet verified.

@@ -1,7 +1,6 @@
 //! What every request handler shares: the database, the limits, the mail waker, the counters.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::db::Db;
 use crate::limits::Limits;
@@ -21,10 +20,4 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
+pub use pqxdh_api::signing::now_ms;

@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::prekeys::{OneTimeRow, PqRow, insert_one_time, insert_pq};
-use super::{Db, from_db, to_db};
+use super::{Db, from_db, id_of, to_db};
 
 /// A signed prekey as stored: id, type-prefixed key, signature.
 #[derive(Clone, Debug)]
@@ -45,8 +45,11 @@ const SET_SIGNED_PREKEY: &str = "UPDATE accounts SET signed_prekey_id = $1, sign
 const SET_LAST_RESORT: &str = "UPDATE accounts SET last_resort_id = $1, last_resort_key = $2, \
      last_resort_signature = $3 WHERE name = $4";
 
-fn id_of(value: i64) -> u32 {
-    u32::try_from(value).unwrap_or(u32::MAX)
+impl Account {
+    /// The identity key, decoded from its stored `EncodeEC` form.
+    pub fn identity(&self) -> Result<pqxdh::PublicKey, pqxdh::KeyError> {
+        pqxdh::PublicKey::decode(&self.identity_key)
+    }
 }
 
 impl Db {
@@ -114,38 +117,35 @@ impl Db {
         .transpose()
     }
 
-    /// Replaces the account's signed prekey (rotation). Bundles fetched afterwards carry it.
-    pub async fn set_signed_prekey(
+    /// Applies one key upload in one transaction, all or nothing: a new signed prekey and a
+    /// new last-resort PQ prekey replace the current ones (rotation; bundles fetched afterwards
+    /// carry them), and one-time prekeys are added. Ids already present are kept as they are,
+    /// so a retried upload adds nothing twice.
+    pub async fn update_keys(
         &self,
         name: &str,
-        key: &SignedPreKeyRow,
+        signed_prekey: Option<&SignedPreKeyRow>,
+        last_resort: Option<&LastResort>,
+        one_time: &[OneTimeRow],
+        pq: &[PqRow],
     ) -> Result<(), sqlx::Error> {
-        self.replace_key(SET_SIGNED_PREKEY, name, key.id, &key.key, &key.signature)
-            .await
-    }
-
-    /// Replaces the account's last-resort PQ prekey (rotation).
-    pub async fn set_last_resort(&self, name: &str, key: &LastResort) -> Result<(), sqlx::Error> {
-        self.replace_key(SET_LAST_RESORT, name, key.id, &key.key, &key.signature)
-            .await
-    }
-
-    async fn replace_key(
-        &self,
-        sql: &'static str,
-        name: &str,
-        id: u32,
-        key: &[u8],
-        signature: &[u8],
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(sql)
-            .bind(i64::from(id))
-            .bind(key.to_vec())
-            .bind(signature.to_vec())
-            .bind(name)
-            .execute(self.pool())
-            .await
-            .map(|_| ())
+        let mut tx = self.pool().begin().await?;
+        let replacements = [
+            signed_prekey.map(|k| (SET_SIGNED_PREKEY, k.id, &k.key, &k.signature)),
+            last_resort.map(|k| (SET_LAST_RESORT, k.id, &k.key, &k.signature)),
+        ];
+        for (sql, id, key, signature) in replacements.into_iter().flatten() {
+            sqlx::query(sql)
+                .bind(i64::from(id))
+                .bind(key.clone())
+                .bind(signature.clone())
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        insert_one_time(&mut tx, name, one_time).await?;
+        insert_pq(&mut tx, name, pq).await?;
+        tx.commit().await
     }
 
     /// Number of accounts (metrics).

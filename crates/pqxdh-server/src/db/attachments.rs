@@ -125,27 +125,28 @@ impl Db {
 
     /// Removes complete attachments created before `before_ms` (retention).
     pub async fn prune_old_attachments(&self, before_ms: u64) -> Result<u64, sqlx::Error> {
-        let ids: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM attachments WHERE complete = 1 AND created_ms < $1")
-                .bind(to_db(before_ms))
-                .fetch_all(self.pool())
-                .await?;
-        let mut removed = 0;
-        for id in ids {
-            if self.delete_attachment(&id).await? {
-                removed += 1;
-            }
-        }
-        Ok(removed)
+        self.delete_attachments_before(1, before_ms).await
     }
 
     /// Removes incomplete uploads older than `before_ms` (left by a crash mid-upload).
     pub async fn prune_incomplete_attachments(&self, before_ms: u64) -> Result<u64, sqlx::Error> {
-        let ids: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM attachments WHERE complete = 0 AND created_ms < $1")
-                .bind(to_db(before_ms))
-                .fetch_all(self.pool())
-                .await?;
+        self.delete_attachments_before(0, before_ms).await
+    }
+
+    /// Deletes, with their chunks, the attachments of completeness `complete` created before
+    /// `before_ms`.
+    async fn delete_attachments_before(
+        &self,
+        complete: i64,
+        before_ms: u64,
+    ) -> Result<u64, sqlx::Error> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM attachments WHERE complete = $1 AND created_ms < $2",
+        )
+        .bind(complete)
+        .bind(to_db(before_ms))
+        .fetch_all(self.pool())
+        .await?;
         let mut removed = 0;
         for id in ids {
             if self.delete_attachment(&id).await? {

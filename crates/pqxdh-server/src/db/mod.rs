@@ -135,6 +135,11 @@ fn to_db(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
+/// A stored prekey id back as `u32` (ids were stored from `u32`).
+fn id_of(value: i64) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
+}
+
 /// A stored non-negative integer back as `u64`.
 fn from_db(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)

@@ -9,7 +9,7 @@
 use sqlx::{Any, Row, Transaction};
 
 use super::accounts::Account;
-use super::{Backend, Db, from_db};
+use super::{Backend, Db, from_db, id_of};
 
 /// A one-time EC prekey as stored.
 #[derive(Clone, Debug)]
@@ -94,25 +94,7 @@ fn claim_sql(backend: Backend, table: &str, columns: &str) -> sqlx::AssertSqlSaf
     ))
 }
 
-fn id_of(value: i64) -> u32 {
-    u32::try_from(value).unwrap_or(u32::MAX)
-}
-
 impl Db {
-    /// Adds one-time prekeys (replenishment) in one transaction. Ids already present are kept
-    /// as they are, so a retried upload adds nothing twice.
-    pub async fn add_prekeys(
-        &self,
-        account: &str,
-        one_time: &[OneTimeRow],
-        pq: &[PqRow],
-    ) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool().begin().await?;
-        insert_one_time(&mut tx, account, one_time).await?;
-        insert_pq(&mut tx, account, pq).await?;
-        tx.commit().await
-    }
-
     /// How many one-time EC and PQ prekeys the account has left.
     pub async fn prekey_counts(&self, account: &str) -> Result<(u64, u64), sqlx::Error> {
         let ec: i64 =

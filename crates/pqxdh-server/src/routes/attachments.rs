@@ -33,11 +33,14 @@ pub(super) async fn upload(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let owner = authenticate(&state, &method, &uri, &headers, None).await?;
+    // The digest is checked once the body has streamed in.
+    let caller = authenticate(&state, &method, &uri, &headers, None).await?;
+    let owner = caller.name();
+    let signed = &caller.signed;
     let room = state
         .limits
         .max_attachment_storage
-        .saturating_sub(state.db.attachment_bytes(&owner).await?);
+        .saturating_sub(state.db.attachment_bytes(owner).await?);
     let refusal = match declared {
         Some(n) if n > max => Some(ApiError::TooLarge { limit: max }),
         Some(n) if n > room => Some(ApiError::Quota("attachment storage")),
@@ -49,15 +52,14 @@ pub(super) async fn upload(
         }
         return Err(refusal);
     }
-    let signed = SignedHeaders::parse(&headers)?;
     let id = random_id();
     state
         .db
-        .begin_attachment(&id, &owner, &signed.content_sha256, now_ms())
+        .begin_attachment(&id, owner, &signed.content_sha256, now_ms())
         .await?;
     // Without a declared length the quota bounds the stream as well.
     let limit = max.min(room);
-    let stored = match store_stream(&state.db, &id, body, limit, &signed).await {
+    let stored = match store_stream(&state.db, &id, body, limit, signed).await {
         Err(ApiError::TooLarge { .. }) if limit < max => Err(ApiError::Quota("attachment storage")),
         other => other,
     };
@@ -199,9 +201,9 @@ pub(super) async fn remove(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let name = authenticate(&state, &method, &uri, &headers, Some(&[])).await?;
+    let caller = authenticate(&state, &method, &uri, &headers, Some(&[])).await?;
     match state.db.attachment_owner(&id).await? {
-        Some(owner) if owner == name => {
+        Some(owner) if owner == caller.name() => {
             state.db.delete_attachment(&id).await?;
             Ok(StatusCode::NO_CONTENT)
         }

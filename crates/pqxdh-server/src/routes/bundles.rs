@@ -25,7 +25,10 @@ pub(super) async fn claim(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let requester = authenticate(&state, &method, &uri, &headers, Some(&[])).await?;
+    let requester = authenticate(&state, &method, &uri, &headers, Some(&[]))
+        .await?
+        .account
+        .name;
     if !valid_name(&target) {
         return Err(ApiError::NotFound("account"));
     }

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 
 use super::{authenticate, parse_json, read_body};
 use crate::error::ApiError;
-use crate::key_check::{self, KeyChecker};
+use crate::key_check::KeyChecker;
 use crate::state::AppState;
 use crate::wire::{KeyCounts, KeysUpload};
 
@@ -18,13 +18,9 @@ pub(super) async fn counts(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Json<KeyCounts>, ApiError> {
-    let name = authenticate(&state, &method, &uri, &headers, Some(&[])).await?;
-    let account = state
-        .db
-        .account(&name)
-        .await?
-        .ok_or(ApiError::NotFound("account"))?;
-    let (one_time_prekeys, pq_prekeys) = state.db.prekey_counts(&name).await?;
+    let caller = authenticate(&state, &method, &uri, &headers, Some(&[])).await?;
+    let account = &caller.account;
+    let (one_time_prekeys, pq_prekeys) = state.db.prekey_counts(caller.name()).await?;
     Ok(Json(KeyCounts {
         one_time_prekeys,
         pq_prekeys,
@@ -41,14 +37,13 @@ pub(super) async fn upload(
     body: Body,
 ) -> Result<StatusCode, ApiError> {
     let body = read_body(body, state.limits.max_json_body).await?;
-    let name = authenticate(&state, &method, &uri, &headers, Some(&body)).await?;
+    let caller = authenticate(&state, &method, &uri, &headers, Some(&body)).await?;
+    let name = caller.name();
     let upload: KeysUpload = parse_json(&body)?;
-    let account = state
-        .db
-        .account(&name)
-        .await?
-        .ok_or(ApiError::NotFound("account"))?;
-    let identity = key_check::identity_key(&hex::encode(&account.identity_key))?;
+    let identity = caller
+        .account
+        .identity()
+        .map_err(|e| ApiError::InvalidKey(format!("identity_key: {e}")))?;
     let checker = KeyChecker::new(&identity)?;
     let signed_prekey = upload
         .signed_prekey
@@ -65,7 +60,7 @@ pub(super) async fn upload(
         &upload.pq_prekeys,
         state.limits.max_prekeys_per_upload,
     )?;
-    let (have_ec, have_pq) = state.db.prekey_counts(&name).await?;
+    let (have_ec, have_pq) = state.db.prekey_counts(name).await?;
     let max = state.limits.max_stored_prekeys;
     let fits = |have: u64, adding: usize| {
         have.saturating_add(u64::try_from(adding).unwrap_or(u64::MAX)) <= max
@@ -73,13 +68,16 @@ pub(super) async fn upload(
     if !fits(have_ec, one_time.len()) || !fits(have_pq, pq.len()) {
         return Err(ApiError::Quota("stored one-time prekeys"));
     }
-    if let Some(key) = &signed_prekey {
-        state.db.set_signed_prekey(&name, key).await?;
-    }
-    if let Some(key) = &last_resort {
-        state.db.set_last_resort(&name, key).await?;
-    }
-    state.db.add_prekeys(&name, &one_time, &pq).await?;
+    state
+        .db
+        .update_keys(
+            name,
+            signed_prekey.as_ref(),
+            last_resort.as_ref(),
+            &one_time,
+            &pq,
+        )
+        .await?;
     tracing::info!(
         one_time = one_time.len(),
         pq = pq.len(),

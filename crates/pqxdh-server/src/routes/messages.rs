@@ -41,7 +41,10 @@ pub(super) async fn deposit(
     // base64 grows by 4/3; allow the JSON wrapper some room.
     let limit = state.limits.max_envelope_body.saturating_mul(4) / 3 + 1024;
     let raw = read_body(body, limit).await?;
-    let sender = authenticate(&state, &method, &uri, &headers, Some(&raw)).await?;
+    let sender = authenticate(&state, &method, &uri, &headers, Some(&raw))
+        .await?
+        .account
+        .name;
     let request: DepositRequest = parse_json(&raw)?;
     let body = STANDARD
         .decode(request.body.as_bytes())
@@ -112,7 +115,10 @@ pub(super) async fn fetch(
     headers: HeaderMap,
 ) -> Result<Json<Mail>, ApiError> {
     let (wait, limit) = poll_params(&uri, state.limits.max_poll_wait_secs)?;
-    let name = authenticate(&state, &method, &uri, &headers, Some(&[])).await?;
+    let name = authenticate(&state, &method, &uri, &headers, Some(&[]))
+        .await?
+        .account
+        .name;
     let deadline = Instant::now() + Duration::from_secs(wait);
     let recheck = match state.db.backend() {
         Backend::Sqlite => Duration::from_millis(state.limits.poll_interval_ms.max(1)),
@@ -145,7 +151,10 @@ pub(super) async fn acknowledge(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let name = authenticate(&state, &method, &uri, &headers, Some(&[])).await?;
+    let name = authenticate(&state, &method, &uri, &headers, Some(&[]))
+        .await?
+        .account
+        .name;
     if state.db.acknowledge(&name, &id).await? {
         Metrics::inc(&state.metrics.acknowledgements);
         Ok(StatusCode::NO_CONTENT)

@@ -20,8 +20,8 @@ use axum::response::Response;
 use axum::routing::{delete, get, post, put};
 
 use crate::auth::SignedHeaders;
+use crate::db::Account;
 use crate::error::ApiError;
-use crate::key_check;
 use crate::metrics::Metrics;
 use crate::state::{AppState, now_ms};
 
@@ -95,16 +95,29 @@ fn path_of(uri: &Uri) -> &str {
     uri.path_and_query().map_or("/", |p| p.as_str())
 }
 
-/// Parses the signed headers, checks them against the request and `body_digest` check,
+/// Who made a request, once [`authenticate`] has checked it.
+struct Caller {
+    /// The signing account's stored record.
+    account: Account,
+    /// The request's signed headers.
+    signed: SignedHeaders,
+}
+
+impl Caller {
+    fn name(&self) -> &str {
+        &self.account.name
+    }
+}
+
+/// Parses the signed headers, checks them against `body` (when the body was read whole),
 /// verifies the signature under the account's stored identity key, and records the nonce.
-/// Returns the authenticated account name.
 async fn authenticate(
     state: &AppState,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: Option<&[u8]>,
-) -> Result<String, ApiError> {
+) -> Result<Caller, ApiError> {
     let signed = SignedHeaders::parse(headers)?;
     if let Some(body) = body {
         signed.check_body(body)?;
@@ -114,10 +127,11 @@ async fn authenticate(
         .account(&signed.account)
         .await?
         .ok_or(ApiError::Unauthenticated("unknown account"))?;
-    let identity = key_check::identity_key(&hex::encode(&account.identity_key))
+    let identity = account
+        .identity()
         .map_err(|_| ApiError::Unauthenticated("stored identity key unusable"))?;
     verify_and_record(state, &signed, method, uri, &identity).await?;
-    Ok(signed.account)
+    Ok(Caller { account, signed })
 }
 
 /// Verifies a parsed request under `identity`, then records its nonce (refusing a replay).
