@@ -3,7 +3,8 @@
 //! identity to the recipient's bundle. The body uses the STREAM construction (Hoang, Reyhanitabar,
 //! Rogaway, Vizár) over AES-256-GCM, so memory use is constant for any file size, and reordering,
 //! truncation, appending and header tampering are all detected. SPEC.md section 9 specifies
-//! every byte.
+//! every byte. [`attachment`] is the same body under a caller's key with no recipients
+//! (SPEC.md section 9.4).
 //!
 //! ```text
 //! header  = "PQXDHENC" || version u8 = 1 || segment_size u32be || recipient_count u16be
@@ -23,7 +24,10 @@
 #![warn(missing_docs)]
 
 pub mod armor;
+pub mod attachment;
 pub mod identity_file;
+
+pub use attachment::{AttachmentKey, AttachmentSummary, decrypt_attachment, encrypt_attachment};
 
 use std::io::{self, Read, Write};
 
@@ -287,7 +291,7 @@ impl FileHeader {
     }
 }
 
-fn check_segment_size(size: u32) -> Result<(), FileError> {
+pub(crate) fn check_segment_size(size: u32) -> Result<(), FileError> {
     if size == 0 || size > MAX_SEGMENT_SIZE {
         Err(FileError::InvalidSegmentSize(size))
     } else {
@@ -295,7 +299,7 @@ fn check_segment_size(size: u32) -> Result<(), FileError> {
     }
 }
 
-fn read_exact<R: Read + ?Sized>(
+pub(crate) fn read_exact<R: Read + ?Sized>(
     reader: &mut R,
     buf: &mut [u8],
     what: &'static str,
@@ -363,17 +367,24 @@ pub fn read_full<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> io::Result
 }
 
 /// The keys derived from the file key and the header.
-struct PayloadKeys {
+pub(crate) struct PayloadKeys {
     mac_key: Zeroizing<[u8; 32]>,
     cipher: Aes256Gcm,
     nonce_prefix: [u8; NONCE_PREFIX_LEN],
 }
 
-fn payload_keys(file_key: &[u8; FILE_KEY_LEN], header: &[u8]) -> Result<PayloadKeys, FileError> {
+/// `mac_key || payload_key || nonce_prefix = HKDF-SHA256(salt = SHA-256(header), IKM = key,
+/// info)[0..71]`: [`PAYLOAD_INFO`] for the recipient container, the attachment label for
+/// attachments.
+pub(crate) fn payload_keys(
+    key: &[u8; FILE_KEY_LEN],
+    header: &[u8],
+    info: &[u8],
+) -> Result<PayloadKeys, FileError> {
     let salt = Sha256::digest(header);
     let mut okm = Zeroizing::new([0u8; 32 + 32 + NONCE_PREFIX_LEN]);
-    Hkdf::<Sha256>::new(Some(&salt), file_key)
-        .expand(PAYLOAD_INFO, &mut okm[..])
+    Hkdf::<Sha256>::new(Some(&salt), key)
+        .expand(info, &mut okm[..])
         .map_err(|_| FileError::Encryption)?;
     let (mac, rest) = okm.split_at(32);
     let (key, prefix) = rest.split_at(32);
@@ -386,7 +397,7 @@ fn payload_keys(file_key: &[u8; FILE_KEY_LEN], header: &[u8]) -> Result<PayloadK
     })
 }
 
-fn header_mac(mac_key: &[u8; 32], header: &[u8]) -> Result<Hmac<Sha256>, FileError> {
+pub(crate) fn header_mac(mac_key: &[u8; 32], header: &[u8]) -> Result<Hmac<Sha256>, FileError> {
     let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(mac_key)
         .map_err(|_| FileError::Encryption)?;
     mac.update(header);
@@ -405,11 +416,7 @@ fn wrap_cipher(root_key: &[u8; 32]) -> Result<Aes256Gcm, FileError> {
 /// fixed at zero.
 const WRAP_NONCE: [u8; 12] = [0u8; 12];
 
-fn segment_nonce(
-    prefix: &[u8; NONCE_PREFIX_LEN],
-    index: u32,
-    last: bool,
-) -> Nonce<aes_gcm::aead::consts::U12> {
+fn segment_nonce(prefix: &[u8; NONCE_PREFIX_LEN], index: u32, last: bool) -> SegmentNonce {
     let mut nonce = [0u8; 12];
     let (p, rest) = nonce.split_at_mut(NONCE_PREFIX_LEN);
     p.copy_from_slice(prefix);
@@ -519,7 +526,7 @@ where
         header.extend_from_slice(&tag);
     }
 
-    let keys = payload_keys(&file_key, &header)?;
+    let keys = payload_keys(&file_key, &header, PAYLOAD_INFO)?;
     write_body(
         &keys,
         &header,
@@ -554,34 +561,15 @@ where
     output.write_all(&mac)?;
     let mut transcript = Transcript::new(header, &mac);
 
-    let segment_size = usize::try_from(segment_size).map_err(|_| FileError::TooLarge)?;
-    let mut buf = vec![0u8; segment_size + TAG_LEN];
-    let mut pending: Option<u8> = None;
-    let mut index: u32 = 0;
-    let mut plaintext_len: u64 = 0;
-    let mut ciphertext_len = (header.len() + HEADER_MAC_LEN) as u64;
-    loop {
-        let (chunk, _) = buf.split_at_mut(segment_size);
-        let (filled, last) = read_segment(&mut input, chunk, &mut pending)?;
-        let data = chunk.get_mut(..filled).ok_or(FileError::Encryption)?;
-        let tag = keys
-            .cipher
-            .encrypt_inout_detached(
-                &segment_nonce(&keys.nonce_prefix, index, last),
-                b"",
-                data.into(),
-            )
-            .map_err(|_| FileError::Encryption)?;
-        output.write_all(data)?;
-        output.write_all(&tag)?;
-        transcript.tag(&tag);
-        plaintext_len += filled as u64;
-        ciphertext_len += (filled + TAG_LEN) as u64;
-        if last {
-            break;
-        }
-        index = index.checked_add(1).ok_or(FileError::TooLarge)?;
-    }
+    let stream = stream_segments(
+        Direction::Seal,
+        keys,
+        segment_size,
+        &mut input,
+        &mut output,
+        |tag| transcript.tag(tag),
+    )?;
+    let mut ciphertext_len = (header.len() + HEADER_MAC_LEN) as u64 + stream.body_len();
     if version == FILE_VERSION {
         let signature = signer.sign(&transcript.signed_message(), rng);
         output.write_all(signature.as_bytes())?;
@@ -589,10 +577,126 @@ where
     }
     output.flush()?;
     Ok(EncryptSummary {
-        plaintext_len,
+        plaintext_len: stream.plaintext_len,
         ciphertext_len,
+        segments: stream.segments,
+    })
+}
+
+/// What the STREAM body of a container held.
+pub(crate) struct StreamSummary {
+    /// Plaintext bytes.
+    pub(crate) plaintext_len: u64,
+    /// Number of segments.
+    pub(crate) segments: u64,
+}
+
+impl StreamSummary {
+    /// Bytes of the segments on disk: the plaintext and one tag per segment.
+    pub(crate) fn body_len(&self) -> u64 {
+        self.plaintext_len + self.segments * TAG_LEN as u64
+    }
+}
+
+/// Which way [`stream_segments`] runs.
+#[derive(Clone, Copy)]
+pub(crate) enum Direction {
+    /// Read plaintext, write segments.
+    Seal,
+    /// Read segments, write plaintext.
+    Open,
+}
+
+/// Runs the STREAM body (SPEC.md section 9.1, "Segments") under `keys` with `segment_size`
+/// plaintext bytes per segment, handing each tag to `on_tag` in order. Sealing cuts `input` into
+/// segments and writes them to `output`; opening writes each segment's plaintext to `output` only
+/// once its tag has verified, and fails on a modified, reordered, truncated or extended stream.
+/// Both look one byte ahead to tell the last segment; memory use is one segment.
+pub(crate) fn stream_segments<R, W>(
+    direction: Direction,
+    keys: &PayloadKeys,
+    segment_size: u32,
+    input: &mut R,
+    output: &mut W,
+    mut on_tag: impl FnMut(&[u8]),
+) -> Result<StreamSummary, FileError>
+where
+    R: Read + ?Sized,
+    W: Write + ?Sized,
+{
+    let chunk_len = usize::try_from(segment_size).map_err(|_| FileError::TooLarge)?
+        + match direction {
+            Direction::Seal => 0,
+            Direction::Open => TAG_LEN,
+        };
+    let mut buf = vec![0u8; chunk_len];
+    let mut pending: Option<u8> = None;
+    let mut index: u32 = 0;
+    let mut plaintext_len: u64 = 0;
+    loop {
+        let (filled, last) = read_segment(input, &mut buf, &mut pending)?;
+        let chunk = buf.get_mut(..filled).ok_or(FileError::Encryption)?;
+        let nonce = segment_nonce(&keys.nonce_prefix, index, last);
+        plaintext_len += match direction {
+            Direction::Seal => seal_segment(keys, &nonce, chunk, output, &mut on_tag)?,
+            Direction::Open => open_segment(keys, &nonce, index, chunk, output, &mut on_tag)?,
+        };
+        if last {
+            break;
+        }
+        index = index.checked_add(1).ok_or(FileError::TooLarge)?;
+    }
+    Ok(StreamSummary {
+        plaintext_len,
         segments: u64::from(index) + 1,
     })
+}
+
+type SegmentNonce = Nonce<aes_gcm::aead::consts::U12>;
+
+/// Encrypts one plaintext chunk in place and writes it with its tag; returns the plaintext length.
+fn seal_segment<W: Write + ?Sized>(
+    keys: &PayloadKeys,
+    nonce: &SegmentNonce,
+    data: &mut [u8],
+    output: &mut W,
+    on_tag: &mut impl FnMut(&[u8]),
+) -> Result<u64, FileError> {
+    let tag = keys
+        .cipher
+        .encrypt_inout_detached(nonce, b"", (&mut *data).into())
+        .map_err(|_| FileError::Encryption)?;
+    output.write_all(data)?;
+    output.write_all(&tag)?;
+    on_tag(&tag);
+    Ok(data.len() as u64)
+}
+
+/// Authenticates and decrypts segment `index` (ciphertext || tag) in place, then writes its
+/// plaintext; returns the plaintext length.
+fn open_segment<W: Write + ?Sized>(
+    keys: &PayloadKeys,
+    nonce: &SegmentNonce,
+    index: u32,
+    chunk: &mut [u8],
+    output: &mut W,
+    on_tag: &mut impl FnMut(&[u8]),
+) -> Result<u64, FileError> {
+    let Some(data_len) = chunk.len().checked_sub(TAG_LEN) else {
+        return Err(if index == 0 && chunk.is_empty() {
+            FileError::Truncated("no segments")
+        } else {
+            FileError::SegmentAuthentication(index)
+        });
+    };
+    let (data, tag) = chunk.split_at_mut(data_len);
+    on_tag(tag);
+    let tag = Tag::try_from(&*tag).map_err(|_| FileError::Encryption)?;
+    keys.cipher
+        .decrypt_inout_detached(nonce, b"", (&mut *data).into(), &tag)
+        .map_err(|_| FileError::SegmentAuthentication(index))?;
+    output.write_all(data)?;
+    Ok(data.len() as u64)
 }
 
 /// The running hash a version-2 signature covers: label, header, MAC, then every segment tag in
@@ -736,7 +840,7 @@ where
     if let Some(v) = encoded.get_mut(FILE_MAGIC.len()) {
         *v = version;
     }
-    let keys = payload_keys(&file_key, &encoded)?;
+    let keys = payload_keys(&file_key, &encoded, PAYLOAD_INFO)?;
     write_body(
         &keys,
         &encoded,
@@ -784,48 +888,20 @@ where
     // Version 1 has no trailer: nothing is held back.
     let mut input = HoldBack::new(input, if signed { FILE_SIGNATURE_LEN } else { 0 });
     let (file_key, sender) = unwrap_file_key(store, &header)?;
-    let keys = payload_keys(&file_key, &header.encoded)?;
+    let keys = payload_keys(&file_key, &header.encoded, PAYLOAD_INFO)?;
     header_mac(&keys.mac_key, &header.encoded)?
         .verify_slice(&header.mac)
         .map_err(|_| FileError::HeaderAuthentication)?;
     let mut transcript = Transcript::new(&header.encoded, &header.mac);
 
-    let segment_size = usize::try_from(header.segment_size).map_err(|_| FileError::TooLarge)?;
-    let chunk_len = segment_size + TAG_LEN;
-    let mut buf = vec![0u8; chunk_len];
-    let mut pending: Option<u8> = None;
-    let mut index: u32 = 0;
-    let mut plaintext_len: u64 = 0;
-    loop {
-        let (filled, last) = read_segment(&mut input, &mut buf, &mut pending)?;
-        if filled < TAG_LEN {
-            return Err(if index == 0 && filled == 0 {
-                FileError::Truncated("no segments")
-            } else {
-                FileError::SegmentAuthentication(index)
-            });
-        }
-        let (data, tag) = buf
-            .get_mut(..filled)
-            .ok_or(FileError::Encryption)?
-            .split_at_mut(filled - TAG_LEN);
-        transcript.tag(tag);
-        let tag = Tag::try_from(&*tag).map_err(|_| FileError::Encryption)?;
-        keys.cipher
-            .decrypt_inout_detached(
-                &segment_nonce(&keys.nonce_prefix, index, last),
-                b"",
-                (&mut *data).into(),
-                &tag,
-            )
-            .map_err(|_| FileError::SegmentAuthentication(index))?;
-        output.write_all(data)?;
-        plaintext_len += data.len() as u64;
-        if last {
-            break;
-        }
-        index = index.checked_add(1).ok_or(FileError::TooLarge)?;
-    }
+    let stream = stream_segments(
+        Direction::Open,
+        &keys,
+        header.segment_size,
+        &mut input,
+        &mut output,
+        |tag| transcript.tag(tag),
+    )?;
     if signed {
         let signature = Signature::from_bytes(input.trailer()?);
         identity::verify(&sender, &transcript.signed_message(), &signature)
@@ -835,8 +911,8 @@ where
     Ok(DecryptSummary {
         sender,
         sender_verified: signed,
-        plaintext_len,
-        segments: u64::from(index) + 1,
+        plaintext_len: stream.plaintext_len,
+        segments: stream.segments,
         recipients: header.recipients.len(),
     })
 }
