@@ -150,6 +150,16 @@ impl ServerClient {
         expect(response, StatusCode::CREATED).await.map(|_| ())
     }
 
+    /// Deletes the account and everything the server holds for it (prekeys, the envelopes
+    /// waiting for it, its attachments). Its name can then be registered again, with a new
+    /// identity key: a reinstall, which its contacts see as an identity change.
+    pub async fn delete_account(&self) -> Result<(), ClientError> {
+        let response = self
+            .call(Method::DELETE, "/v1/accounts", Vec::new())
+            .await?;
+        expect(response, StatusCode::NO_CONTENT).await.map(|_| ())
+    }
+
     /// What the account has left on the server.
     pub async fn key_counts(&self) -> Result<KeyCounts, ClientError> {
         let response = self.call(Method::GET, "/v1/keys", Vec::new()).await?;

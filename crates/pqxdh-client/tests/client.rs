@@ -1,5 +1,6 @@
 //! The client against a real server (the server crate's own `Server`, on 127.0.0.1 with a
-//! temporary SQLite database): a conversation, typed refusals, attachments both ways.
+//! temporary SQLite database): a conversation, typed refusals, attachments both ways, and an
+//! account deleted and its name registered again under a new identity key.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -37,6 +38,14 @@ fn account(base: &str, name: &str, one_time: u32) -> (ServerClient, PreKeyStore)
     (ServerClient::new(base, name, identity).unwrap(), store)
 }
 
+/// The status and code of a refusal.
+fn refusal<T: std::fmt::Debug>(result: Result<T, ClientError>) -> (u16, String) {
+    match result {
+        Err(ClientError::Refused { status, code, .. }) => (status, code),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conversation_and_attachments() {
     let (base, dir) = server().await;
@@ -67,17 +76,12 @@ async fn conversation_and_attachments() {
     assert!(bob.fetch(Duration::ZERO).await.unwrap().is_empty());
 
     // Refusals keep the server's status and code.
-    match alice.bundle("nobody").await {
-        Err(ClientError::Refused { status, code, .. }) => {
-            assert_eq!((status, code.as_str()), (404, "not_found"))
-        }
-        other => panic!("expected a refusal, got {other:?}"),
-    }
+    assert_eq!(
+        refusal(alice.bundle("nobody").await),
+        (404, "not_found".into())
+    );
     let (stranger, _) = account(&base, "stranger", 0);
-    match stranger.send("bob", b"x").await {
-        Err(ClientError::Refused { status, .. }) => assert_eq!(status, 401),
-        other => panic!("expected a refusal, got {other:?}"),
-    }
+    assert_eq!(refusal(stranger.send("bob", b"x").await).0, 401);
 
     // An attachment streamed up and down, checked against the sender's digest.
     let path = dir.path().join("blob");
@@ -102,4 +106,36 @@ async fn conversation_and_attachments() {
         bob.download_attachment(&receipt.id, &wrong, &mut out).await,
         Err(ClientError::Digest)
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_account_frees_its_name() {
+    let (base, _dir) = server().await;
+    let (alice, alice_store) = account(&base, "alice", 1);
+    let (bob, bob_store) = account(&base, "bob", 0);
+    alice.register(&alice_store).await.unwrap();
+    bob.register(&bob_store).await.unwrap();
+    bob.send("alice", b"for the old alice").await.unwrap();
+
+    alice.delete_account().await.unwrap();
+    assert_eq!(
+        refusal(alice.delete_account().await),
+        (401, "unauthenticated".into())
+    );
+    assert_eq!(
+        refusal(bob.bundle("alice").await),
+        (404, "not_found".into())
+    );
+    assert_eq!(
+        refusal(bob.send("alice", b"x").await),
+        (404, "not_found".into())
+    );
+
+    // A reinstall: the same name, a new identity key, an empty mailbox.
+    let (again, again_store) = account(&base, "alice", 1);
+    again.register(&again_store).await.unwrap();
+    assert!(again.fetch(Duration::ZERO).await.unwrap().is_empty());
+    let bundle = bob.bundle("alice").await.unwrap();
+    assert_eq!(bundle.identity_key, *again.identity().public_key());
+    assert_ne!(bundle.identity_key, *alice.identity().public_key());
 }

@@ -55,6 +55,7 @@ on_both!(
     kill_nine_loses_nothing_acknowledged,
     large_attachments_stream_in_bounded_memory,
     malformed_and_oversized_bodies,
+    an_account_deletes_itself_and_its_name_is_free_again,
 );
 
 async fn registered(server: &ServerProcess, name: &str, one_time: u32, pq: u32) -> Client {
@@ -918,4 +919,102 @@ async fn large_attachments_stream_in_bounded_memory(db: TestDb) {
         peak < (SIZE as u64) / 2,
         "the server held the blob in memory: peak {peak} bytes"
     );
+}
+
+async fn an_account_deletes_itself_and_its_name_is_free_again(db: TestDb) {
+    let server = ServerProcess::start(&db, &[]);
+    let alice = registered(&server, "alice", 2, 2).await;
+    let bob = registered(&server, "bob", 0, 0).await;
+    let deposited = [
+        bob.deposit("alice", b"for alice").await,
+        alice.deposit("bob", b"for bob").await,
+    ];
+    for reply in deposited {
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    }
+    let reply = alice.upload(vec![5u8; 100_000]).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    let receipt: pqxdh_server::wire::AttachmentReceipt =
+        serde_json::from_slice(&reply.body).unwrap();
+    let attachment = format!("/v1/attachments/{}", receipt.id);
+    // Signed before the deletion, sent after it.
+    let keys = alice.headers("GET", "/v1/keys", b"");
+    let delete = alice.headers("DELETE", "/v1/accounts", b"");
+
+    let reply = alice
+        .send_raw(Method::DELETE, "/v1/accounts", &delete, Vec::new())
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{reply:?}");
+    for table in [
+        "one_time_prekeys",
+        "pq_prekeys",
+        "attachments",
+        "attachment_chunks",
+    ] {
+        assert_eq!(rows(&db, table).await, 0, "{table} keeps nothing of alice");
+    }
+    assert_eq!(rows(&db, "envelopes").await, 1, "only the envelope for bob");
+
+    let unauthenticated = |reply: support::Reply| {
+        assert_eq!(
+            (reply.status, reply.code().as_str()),
+            (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            "{reply:?}"
+        );
+    };
+    unauthenticated(
+        alice
+            .send_raw(Method::DELETE, "/v1/accounts", &delete, Vec::new())
+            .await,
+    );
+    unauthenticated(
+        alice
+            .send_raw(Method::GET, "/v1/keys", &keys, Vec::new())
+            .await,
+    );
+    unauthenticated(alice.send(Method::GET, "/v1/messages", Vec::new()).await);
+    let not_found = |reply: support::Reply| {
+        assert_eq!(
+            (reply.status, reply.code().as_str()),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "{reply:?}"
+        );
+    };
+    not_found(bob.bundle("alice").await.err().unwrap());
+    not_found(bob.deposit("alice", b"too late").await);
+    not_found(bob.send(Method::GET, &attachment, Vec::new()).await);
+    let mail = bob.fetch(0).await;
+    assert_eq!(mail.len(), 1);
+    assert_eq!(
+        (mail[0].sender.as_str(), body_of(&mail[0])),
+        ("alice", b"for bob".to_vec())
+    );
+
+    // The same key registered again: the deletion's replay is still refused, as its nonce
+    // outlives the account.
+    assert_eq!(alice.register().await.status, StatusCode::CREATED);
+    let replay = alice
+        .send_raw(Method::DELETE, "/v1/accounts", &delete, Vec::new())
+        .await;
+    assert_eq!(
+        (replay.status, replay.code().as_str()),
+        (StatusCode::UNAUTHORIZED, "replayed")
+    );
+    let reply = alice.send(Method::DELETE, "/v1/accounts", Vec::new()).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{reply:?}");
+
+    // A reinstall: the name again, under a new identity key, which bundles now carry.
+    let reinstalled = registered(&server, "alice", 1, 1).await;
+    let bundle = bob.bundle("alice").await.unwrap();
+    assert_eq!(
+        bundle.identity_key,
+        *reinstalled.store.identity().public_key()
+    );
+    assert_ne!(bundle.identity_key, *alice.store.identity().public_key());
+    assert_eq!(bundle.one_time_prekey.map(|k| k.id), Some(100));
+    assert!(
+        reinstalled.fetch(0).await.is_empty(),
+        "a new, empty mailbox"
+    );
+    unauthenticated(alice.send(Method::GET, "/v1/keys", Vec::new()).await);
 }

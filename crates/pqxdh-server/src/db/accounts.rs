@@ -45,6 +45,17 @@ const SET_SIGNED_PREKEY: &str = "UPDATE accounts SET signed_prekey_id = $1, sign
 const SET_LAST_RESORT: &str = "UPDATE accounts SET last_resort_id = $1, last_resort_key = $2, \
      last_resort_signature = $3 WHERE name = $4";
 
+/// What an account owns besides its row, deleted with it. The foreign keys cascade too; these
+/// do not depend on that, and they also cover attachments, whose owner is no foreign key.
+const DELETE_OWNED: [&str; 5] = [
+    "DELETE FROM attachment_chunks WHERE attachment IN \
+     (SELECT id FROM attachments WHERE owner = $1)",
+    "DELETE FROM attachments WHERE owner = $1",
+    "DELETE FROM envelopes WHERE recipient = $1",
+    "DELETE FROM one_time_prekeys WHERE account = $1",
+    "DELETE FROM pq_prekeys WHERE account = $1",
+];
+
 impl Account {
     /// The identity key, decoded from its stored `EncodeEC` form.
     pub fn identity(&self) -> Result<pqxdh::PublicKey, pqxdh::KeyError> {
@@ -146,6 +157,26 @@ impl Db {
         insert_one_time(&mut tx, name, one_time).await?;
         insert_pq(&mut tx, name, pq).await?;
         tx.commit().await
+    }
+
+    /// Deletes account `name` and everything it owns, in one transaction: its one-time EC and
+    /// PQ prekeys, the envelopes waiting for it, and its attachments with their chunks.
+    /// Envelopes it deposited for others stay (they are the recipients'); so do its recorded
+    /// nonces and rate buckets, which expire and drain by themselves, so that neither a replay
+    /// nor a re-registration of the name resets them. `Ok(false)`: there is no such account.
+    pub async fn delete_account(&self, name: &str) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool().begin().await?;
+        // The account row first: a write before any read (see `deposit`).
+        let deleted = sqlx::query("DELETE FROM accounts WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        for sql in DELETE_OWNED {
+            sqlx::query(sql).bind(name).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(deleted > 0)
     }
 
     /// Number of accounts (metrics).

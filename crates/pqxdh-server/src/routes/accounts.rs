@@ -1,6 +1,7 @@
 //! `POST /v1/accounts`: registration. The request is signed like every other, but under the
 //! identity key it carries, which proves possession of that key; every prekey signature is
-//! checked before anything is stored.
+//! checked before anything is stored. `DELETE /v1/accounts`: the signing account deletes
+//! itself, which frees its name for a new identity key.
 
 use axum::Json;
 use axum::body::Body;
@@ -8,7 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::json;
 
-use super::{parse_json, read_body, verify_and_record};
+use super::{authenticate, parse_json, read_body, verify_and_record};
 use crate::auth::{SignedHeaders, valid_name};
 use crate::db::Account;
 use crate::error::ApiError;
@@ -73,4 +74,19 @@ pub(super) async fn register(
             json!({ "name": request.name, "one_time_prekeys": one_time.len(), "pq_prekeys": pq.len() }),
         ),
     ))
+}
+
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let caller = authenticate(&state, &method, &uri, &headers, Some(&[])).await?;
+    // Gone already: a concurrent deletion of the same account won.
+    if !state.db.delete_account(caller.name()).await? {
+        return Err(ApiError::Unauthenticated("unknown account"));
+    }
+    tracing::info!("account deleted");
+    Ok(StatusCode::NO_CONTENT)
 }

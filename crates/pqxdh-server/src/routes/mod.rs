@@ -30,7 +30,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/health", get(health::health))
         .route("/metrics", get(health::metrics))
-        .route("/v1/accounts", post(accounts::register))
+        .route(
+            "/v1/accounts",
+            post(accounts::register).delete(accounts::delete),
+        )
         .route("/v1/keys", get(keys::counts).put(keys::upload))
         .route("/v1/bundles/{name}", get(bundles::claim))
         .route("/v1/messages", get(messages::fetch))
