@@ -22,3 +22,4 @@
 //! | 10. Sessions from handshakes, storage | [`crate::sessions::establish`], [`crate::handshake::store`], [`crate::sessions::store`] |
 //! | 11. The node | the `pqxdh-node` crate |
 //! | 12. The server | the `pqxdh-server` crate; bodies and request signing in `pqxdh-api` |
+//! | 13. The client | the `pqxdh-client` crate (store, sessions, trust); commands in `pqxdh-cli` |

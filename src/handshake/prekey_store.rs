@@ -298,6 +298,22 @@ impl PreKeyStore {
         }
     }
 
+    /// Deletes the one-time PQ prekey `id` (a key claimed but never used, dropped by a bound on
+    /// how many a client keeps). Last-resort keys are never removed here. Returns whether it
+    /// was held.
+    pub fn remove_one_time_pq_prekey(&mut self, id: PreKeyId) -> bool {
+        if self
+            .pq
+            .get(&id)
+            .is_some_and(|k| k.kind() == PqPreKeyKind::OneTime)
+        {
+            self.pq.remove(&id);
+            true
+        } else {
+            false
+        }
+    }
+
     /// Whether the current key set's replay record reached its rotation level: the caller should
     /// [`rotate`](PreKeyStore::rotate) and publish the new bundle.
     pub fn rotation_due(&self) -> bool {

@@ -18,4 +18,5 @@
 //! ```
 
 pub mod signing;
+pub mod time;
 pub mod wire;

@@ -98,6 +98,11 @@ pub struct KeyCounts {
 pub struct DepositRequest {
     /// The opaque envelope body, base64.
     pub body: String,
+    /// The recipient's identity key the sender encrypted to (hex of its 33-byte encoding);
+    /// when given and the account's key differs, the deposit is refused with 409
+    /// `identity_changed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_key: Option<String>,
 }
 
 /// The answer to a deposit.

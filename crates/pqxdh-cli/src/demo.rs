@@ -27,6 +27,9 @@ pub struct DemoArgs {
     /// Encrypt this file instead of the bundled picture.
     #[arg(long)]
     pub picture: Option<PathBuf>,
+    /// Run the exchange through a pqxdh-server started on 127.0.0.1, with client stores.
+    #[arg(long)]
+    pub network: bool,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -126,6 +129,13 @@ pub fn run_demo(args: &DemoArgs) -> Result<(), CliError> {
         .tempdir()
         .map_err(io_err(&std::env::temp_dir()))?;
     let d = dir.path();
+    if args.network {
+        let picture = match &args.picture {
+            Some(p) => fs::read(p).map_err(io_err(p))?,
+            None => DEMO_PICTURE.to_vec(),
+        };
+        return crate::messaging::network_demo::run(&picture, d);
+    }
     println!("== 1. Alice and Bob create identities in {}", d.display());
     for name in ["alice", "bob"] {
         run_identity(&IdentityNewArgs {

@@ -53,6 +53,9 @@ pub enum CliError {
     /// The demo's final check failed.
     #[error("demo: {0}")]
     Demo(String),
+    /// A messaging command failed (store, server, session or trust).
+    #[error("{0}")]
+    Client(#[from] pqxdh_client::Error),
 }
 
 /// Wraps an I/O error on `path` as [`CliError::Io`].

@@ -17,6 +17,7 @@ mod encrypt;
 mod error;
 mod fs;
 mod identity;
+pub mod messaging;
 mod passphrase;
 
 use clap::Subcommand;

@@ -1,11 +1,12 @@
-//! The `pqxdh` command-line tool: identities, bundles, encrypted files, the demo, and the
-//! known-answer vector runner. All logic lives in the library (`pqxdh::cli`, `pqxdh::kat`).
+//! The `pqxdh` command-line tool: accounts, messages and shared files through a server,
+//! identities, bundles, encrypted files, the demo, and the known-answer vector runner. All logic lives in the library (`pqxdh::cli`, `pqxdh::kat`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use pqxdh_cli::FileCommand;
+use pqxdh_cli::messaging::MessagingCommand;
 
 /// PQXDH key agreement tools: identities, bundles, end-to-end encrypted files, vectors.
 #[derive(Debug, Parser)]
@@ -20,6 +21,8 @@ struct Cli {
 enum Command {
     #[command(flatten)]
     Files(FileCommand),
+    #[command(flatten)]
+    Messaging(MessagingCommand),
     /// Run known-answer vector files or folders, recognizing each file's format.
     Kat(KatArgs),
     /// Regenerate our own PQXDH vectors (kat/pqxdh/vectors.json) on stdout or into a file.
@@ -96,6 +99,13 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Kat(args) => kat(&args),
         Command::KatGen(args) => kat_gen(&args),
+        Command::Messaging(command) => match pqxdh_cli::messaging::run(command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("pqxdh: error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Files(command) => match pqxdh_cli::run(command) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -461,6 +461,24 @@ fn cli_demo_runs() {
     assert!(text.contains("demo complete"), "{text}");
 }
 
+#[test]
+fn cli_network_demo_runs_through_a_server() {
+    let out = pqxdh(Path::new("."), &["demo", "--network"]);
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let digests: Vec<&str> = text
+        .split("sha256 ")
+        .skip(1)
+        .map(|rest| rest.get(..64).unwrap())
+        .collect();
+    // The picture's digest as Alice shared it, and as Bob saved it.
+    assert_eq!(digests.len(), 2, "{text}");
+    assert_eq!(digests[0], digests[1]);
+    assert!(text.contains("runs on http://127.0.0.1:"), "{text}");
+    assert!(text.contains("the same on both sides: true"), "{text}");
+    assert!(text.contains("demo ok"), "{text}");
+}
+
 fn bundle_ids(path: &Path) -> (u64, u64) {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();

@@ -33,3 +33,53 @@ pub enum ClientError {
     #[error(transparent)]
     Register(#[from] pqxdh_api::wire::RegisterError),
 }
+
+/// What can go wrong in the client: its store, the server, the protocol, or the user's trust.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// A server request failed.
+    #[error(transparent)]
+    Server(#[from] ClientError),
+    /// `name`'s identity key changed: nothing is sent to them until `pqxdh trust` accepts it.
+    #[error(
+        "{0}'s identity key changed: compare safety numbers, then accept it with `pqxdh trust {0}`"
+    )]
+    IdentityChanged(String),
+    /// No such contact in the store.
+    #[error("unknown contact {0}")]
+    UnknownContact(String),
+    /// The name is not a valid account name.
+    #[error("invalid account name {0:?}: use 1-64 of a-z 0-9 . _ -")]
+    InvalidName(String),
+    /// Sending to one's own account.
+    #[error("cannot send to your own account")]
+    SelfMessage,
+    /// A session could not be started from the recipient's bundle.
+    #[error("session: {0}")]
+    Establish(#[from] pqxdh::EstablishError),
+    /// Encrypting a message failed.
+    #[error("encrypt: {0}")]
+    Encrypt(#[from] pqxdh::EncryptError),
+    /// Generating prekeys failed.
+    #[error("prekeys: {0}")]
+    PreKeys(String),
+    /// Encrypting or decrypting a shared file failed.
+    #[error("file: {0}")]
+    File(#[from] pqxdh_files::FileError),
+    /// No inbox message with this number, or it is not a shared file.
+    #[error("no shared file numbered {0} in the inbox")]
+    NoSuchFile(i64),
+    /// A local file operation failed.
+    #[error("{0}")]
+    Io(String),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(crate::store::StoreError::Database(e))
+    }
+}

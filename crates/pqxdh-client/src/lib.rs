@@ -1,28 +1,45 @@
 //! # pqxdh-client
 //!
-//! Talks to a `pqxdh-server` (SPEC.md section 12) for one account: [`ServerClient`] signs every
-//! request with the account's identity key, checks every bundle it claims with the core's
-//! bundle checks, and streams attachments both ways.
+//! The durable client of a `pqxdh-server` (SPEC.md sections 12 and 13): one account, its keys,
+//! sessions, contacts, outbox and inbox in an encrypted SQLite [`Store`], and [`Client`]
+//! operations that survive a crash at any point without losing a message, showing one twice or
+//! sealing two plaintexts under one key.
 //!
 //! ```no_run
-//! use pqxdh::{Backend, IdentityKeyPair, KemType, PreKeyStore};
-//! use pqxdh_client::ServerClient;
+//! use std::path::Path;
+//! use std::time::Duration;
+//! use pqxdh_client::{AccountOptions, Client, StoreProtection};
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut rng = rand::rng();
-//! let identity = IdentityKeyPair::generate(&mut rng);
-//! let store = PreKeyStore::generate(identity.clone(), KemType::MlKem1024, &mut rng)?;
-//! let alice = ServerClient::new("http://127.0.0.1:8380", "alice", identity)?;
-//! alice.register(&store).await?;
-//! let bundle = alice.bundle("bob").await?; // verified
-//! let mut sent = pqxdh::initiate(alice.identity(), &bundle, Backend::default(), &mut rng)?;
-//! let wire = sent.session.encrypt(b"hello bob", &mut rng)?;
-//! alice.send("bob", &wire).await?;
+//! # async fn run() -> Result<(), pqxdh_client::Error> {
+//! let options = AccountOptions::new("alice", "http://127.0.0.1:8380");
+//! let protection = StoreProtection::Passphrase {
+//!     passphrase: b"correct horse battery staple",
+//!     params: Default::default(),
+//! };
+//! let alice = Client::create(Path::new("alice.db"), protection, &options).await?;
+//! alice.send_text("bob", "hello bob").await?;
+//! for received in alice.receive(Duration::from_secs(10)).await? {
+//!     println!("{received:?}");
+//! }
 //! # Ok(()) }
 //! ```
+//!
+//! [`ServerClient`] is the lower layer: signed requests for one account, no state.
 
+mod client;
+pub mod content;
 mod error;
 mod server_client;
+pub mod store;
 
-pub use error::ClientError;
+pub use client::{
+    AccountOptions, Client, MAX_LOCAL_ONE_TIME_PREKEYS, ONE_TIME_PREKEY_BATCH, PREKEY_ROTATION_MS,
+    REPLENISH_BELOW, Received, SharedFile, UpkeepReport,
+};
+pub use client::{Delivery, NoProgress, Progress, TrustReport};
+pub use content::Content;
+pub use error::{ClientError, Error};
 pub use server_client::{ReceivedEnvelope, ServerClient};
+pub use store::contacts::Contact;
+pub use store::messages::{IncomingMessage, OutgoingMessage};
+pub use store::{Store, StoreError, StoreProtection};

@@ -6,7 +6,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use futures_util::StreamExt;
-use pqxdh::{IdentityKeyPair, PreKeyBundle, PreKeyStore};
+use pqxdh::{IdentityKeyPair, PreKeyBundle, PreKeyStore, PublicKey};
 use pqxdh_api::signing::{
     HEADER_CONTENT_SHA256, now_ms, sign_request, sign_request_digest, valid_name,
 };
@@ -187,8 +187,20 @@ impl ServerClient {
 
     /// Deposits `body` in `name`'s mailbox; returns the envelope id.
     pub async fn send(&self, name: &str, body: &[u8]) -> Result<String, ClientError> {
+        self.send_to_key(name, body, None).await
+    }
+
+    /// [`send`](ServerClient::send), refused (409 `identity_changed`) unless `name`'s identity
+    /// key is still `identity_key`.
+    pub async fn send_to_key(
+        &self,
+        name: &str,
+        body: &[u8],
+        identity_key: Option<&PublicKey>,
+    ) -> Result<String, ClientError> {
         let request = DepositRequest {
             body: STANDARD.encode(body),
+            identity_key: identity_key.map(|k| hex::encode(k.encode())),
         };
         let response = self
             .call(

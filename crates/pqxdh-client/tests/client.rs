@@ -13,20 +13,9 @@ use std::time::Duration;
 use pqxdh::handshake::prekey::OneTimePreKey;
 use pqxdh::{Backend, IdentityKeyPair, KemType, PreKeyStore, accept, initiate};
 use pqxdh_client::{ClientError, ServerClient};
-use pqxdh_server::{Config, Limits, Server};
+mod support;
 
-async fn server() -> (String, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display()),
-        limits: Limits::default(),
-    };
-    let server = Server::bind(config).await.unwrap();
-    let base = format!("http://{}", server.local_addr().unwrap());
-    tokio::spawn(server.serve(std::future::pending()));
-    (base, dir)
-}
+use support::server;
 
 fn account(base: &str, name: &str, one_time: u32) -> (ServerClient, PreKeyStore) {
     let mut rng = rand::rng();

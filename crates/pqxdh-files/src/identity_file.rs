@@ -348,7 +348,9 @@ fn check_params(params: KdfParams) -> Result<(), IdentityFileError> {
         .map_err(|e| IdentityFileError::KdfParams(e.to_string()))
 }
 
-fn derive_key(
+/// The 32-byte key Argon2id (version 0x13) derives from `passphrase` and `salt` with `params`:
+/// the key that seals a protected identity file, and the row key of a protected client store.
+pub fn derive_key(
     passphrase: &[u8],
     salt: &[u8; SALT_LEN],
     params: KdfParams,

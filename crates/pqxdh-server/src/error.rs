@@ -35,6 +35,9 @@ pub enum ApiError {
     /// The account name is taken.
     #[error("account already exists")]
     Conflict,
+    /// The sender encrypted to an identity key the recipient account no longer has.
+    #[error("the recipient's identity key changed")]
+    IdentityChanged,
     /// A rate limit refused the request; retry after the given seconds.
     #[error("rate limited ({bucket}); retry after {retry_after_secs} s")]
     RateLimited {
@@ -63,6 +66,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
+            Self::IdentityChanged => "identity_changed",
             Self::RateLimited { .. } => "rate_limited",
             Self::Quota(_) => "quota_exceeded",
             Self::Database(_) => "unavailable",
@@ -77,7 +81,7 @@ impl ApiError {
             Self::Unauthenticated(_) | Self::Replayed => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict => StatusCode::CONFLICT,
+            Self::Conflict | Self::IdentityChanged => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Quota(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Database(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -476,7 +476,37 @@ async fn mailbox_delivery_and_limits(db: TestDb) {
         (reply.status, reply.code().as_str()),
         (StatusCode::BAD_REQUEST, "malformed")
     );
+    // A deposit naming an identity key the recipient no longer has is refused.
+    let other = hex::encode(alice.store.identity().public_key().encode());
+    let stale = format!(r#"{{"body":"eA==","identity_key":"{other}"}}"#);
+    let reply = alice
+        .send(Method::PUT, "/v1/messages/bob", stale.into_bytes())
+        .await;
+    assert_eq!(
+        (reply.status, reply.code().as_str()),
+        (StatusCode::CONFLICT, "identity_changed")
+    );
+    let reply = alice
+        .send(
+            Method::PUT,
+            "/v1/messages/bob",
+            br#"{"body":"eA==","identity_key":"zz"}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.code().as_str()),
+        (StatusCode::BAD_REQUEST, "malformed")
+    );
     assert_eq!(rows(&db, "envelopes").await, 0);
+    let current = hex::encode(bob.store.identity().public_key().encode());
+    let fresh = format!(r#"{{"body":"eA==","identity_key":"{current}"}}"#);
+    let reply = alice
+        .send(Method::PUT, "/v1/messages/bob", fresh.into_bytes())
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let mail = bob.fetch(0).await;
+    assert_eq!(mail.len(), 1);
+    assert_eq!(bob.ack(&mail[0].id).await.status, StatusCode::NO_CONTENT);
 
     // A long poll wakes when mail arrives.
     let waiter = tokio::spawn(async move {

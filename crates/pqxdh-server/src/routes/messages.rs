@@ -57,8 +57,21 @@ pub(super) async fn deposit(
     if body.is_empty() {
         return Err(ApiError::Malformed("body: empty".into()));
     }
-    if !valid_name(&recipient) || state.db.account(&recipient).await?.is_none() {
-        return Err(ApiError::NotFound("account"));
+    let account = match valid_name(&recipient) {
+        true => state.db.account(&recipient).await?,
+        false => None,
+    }
+    .ok_or(ApiError::NotFound("account"))?;
+    // The sender names the identity key it encrypted to: a changed one is refused, so the
+    // sender learns of the change before the recipient gets a message it cannot read.
+    if let Some(expected) = &request.identity_key {
+        let expected = hex::decode(expected)
+            .ok()
+            .and_then(|b| pqxdh::PublicKey::decode(&b).ok())
+            .ok_or_else(|| ApiError::Malformed("identity_key: not an encoded key".into()))?;
+        if account.identity().ok() != Some(expected) {
+            return Err(ApiError::IdentityChanged);
+        }
     }
     let envelope = StoredEnvelope {
         id: random_id(),
