@@ -55,6 +55,12 @@ pub enum Error {
     /// The name is not a valid account name.
     #[error("invalid account name {0:?}: use 1-64 of a-z 0-9 . _ -")]
     InvalidName(String),
+    /// The account name is registered by another identity on the server.
+    #[error("the name {0} is taken on this server")]
+    NameTaken(String),
+    /// The message does not fit in one envelope.
+    #[error("message of {0} bytes is larger than an envelope ({max} bytes)", max = crate::client::MAX_ENVELOPE_BODY)]
+    TooLarge(usize),
     /// Sending to one's own account.
     #[error("cannot send to your own account")]
     SelfMessage,

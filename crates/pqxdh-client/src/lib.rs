@@ -33,8 +33,8 @@ mod server_client;
 pub mod store;
 
 pub use client::{
-    AccountOptions, Client, MAX_LOCAL_ONE_TIME_PREKEYS, ONE_TIME_PREKEY_BATCH, PREKEY_ROTATION_MS,
-    REPLENISH_BELOW, Received, SharedFile, UpkeepReport,
+    AccountOptions, Client, MAX_ENVELOPE_BODY, MAX_LOCAL_ONE_TIME_PREKEYS, ONE_TIME_PREKEY_BATCH,
+    PREKEY_ROTATION_MS, REPLENISH_BELOW, Received, SharedFile, UpkeepReport,
 };
 pub use client::{Delivery, NoProgress, Progress, TrustReport};
 pub use content::Content;

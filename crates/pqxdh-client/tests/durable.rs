@@ -67,6 +67,13 @@ async fn store_protection() {
         Client::create(&path, PASS, &AccountOptions::new("alice", &base)).await,
         Err(Error::Store(StoreError::Exists(_)))
     ));
+    // The name is taken by another identity: refused, and the new store is removed.
+    let other = dir.path().join("other.db");
+    assert!(matches!(
+        Client::create(&other, PASS, &AccountOptions::new("alice", &base)).await,
+        Err(Error::NameTaken(name)) if name == "alice"
+    ));
+    assert!(!other.exists());
     // No secret is in the file in the clear: the identity key's private bytes are sealed.
     let bytes = std::fs::read(&path).unwrap();
     assert!(!bytes.windows(8).any(|w| w == b"PQXDHID\0"));
@@ -108,6 +115,14 @@ async fn conversation_repeats_and_identity_change() {
         .unwrap();
     let got = bob.receive(Duration::from_secs(5)).await.unwrap();
     assert!(matches!(&got[0], Received::Dropped { reason, .. } if reason == "duplicate"));
+
+    // A message too large for an envelope is refused before anything is committed.
+    let before = alice.outbox().await.unwrap().len();
+    assert!(matches!(
+        alice.send_text("bob", &"x".repeat(300 * 1024)).await,
+        Err(Error::TooLarge(_))
+    ));
+    assert_eq!(alice.outbox().await.unwrap().len(), before);
 
     // Safety numbers agree.
     assert_eq!(

@@ -50,6 +50,10 @@ pub const PREKEY_ROTATION_MS: u64 = 2 * 24 * 60 * 60 * 1000;
 pub const RETIRED_PREKEY_RETENTION_SECS: u64 =
     pqxdh::handshake::prekey_store::RETIRED_PREKEY_RETENTION;
 
+/// Largest envelope the server takes by default (libsignal's message limit; SPEC.md 12.5): a
+/// longer message is refused before it is committed, so it never blocks the queue.
+pub const MAX_ENVELOPE_BODY: usize = 256 * 1024;
+
 /// What a new account is made of.
 #[derive(Clone, Debug)]
 pub struct AccountOptions {
@@ -172,8 +176,23 @@ impl Client {
             server_url: options.server.clone(),
             batch: options.one_time_prekeys,
         };
-        client.register().await?;
-        Ok(client)
+        match client.register().await {
+            Ok(()) => Ok(client),
+            // The new store holds nothing of value yet: remove it, so the name can be chosen
+            // again.
+            Err(Error::NameTaken(name)) => {
+                client.store.close().await;
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut file = path.as_os_str().to_owned();
+                    file.push(suffix);
+                    let _ = std::fs::remove_file(std::path::PathBuf::from(file));
+                }
+                Err(Error::NameTaken(name))
+            }
+            // Anything else (the server unreachable): the store stays and the next open
+            // registers it.
+            Err(e) => Err(e),
+        }
     }
 
     /// Opens the store at `path` (with its passphrase when it has one), registering the account
@@ -217,7 +236,14 @@ impl Client {
             Ok(()) => {}
             Err(ClientError::Refused { status: 409, .. }) => {
                 // Taken: ours if our signed requests are accepted for it.
-                self.server.key_counts().await?;
+                if let Err(e) = self.server.key_counts().await {
+                    return Err(match e {
+                        ClientError::Refused { status: 401, .. } => {
+                            Error::NameTaken(self.account().to_owned())
+                        }
+                        other => other.into(),
+                    });
+                }
             }
             Err(e) => return Err(e.into()),
         }

@@ -3,7 +3,7 @@
 use pqxdh::{Backend, PreKeyBundle, initiate};
 use pqxdh_api::signing::{now_ms, valid_name};
 
-use super::{Client, random_id};
+use super::{Client, MAX_ENVELOPE_BODY, random_id};
 use crate::content::Content;
 use crate::error::{ClientError, Error};
 use crate::store::Tx;
@@ -101,6 +101,10 @@ impl Client {
             let wire = stored
                 .session
                 .encrypt(&content.to_bytes(), &mut rand::rng())?;
+            if wire.len() > MAX_ENVELOPE_BODY {
+                // Nothing committed: the session state that encrypted it is dropped.
+                return Err(Error::TooLarge(wire.len()));
+            }
             sessions::save(&mut tx, key, to, &stored, true).await?;
             if let Some(old) = replacing {
                 messages::replace_wire(&mut tx, key, &old.id, &wire).await?;
