@@ -75,7 +75,9 @@ impl Client {
             return Ok(Received::Repeat);
         }
         let outcome = self.decrypt(&mut tx, envelope).await?;
-        if held {
+        // A released envelope leaves the held table unless it is held again (its sender's key
+        // changed once more).
+        if held && !matches!(outcome, Outcome::Held) {
             messages::release(&mut tx, &envelope.id).await?;
         }
         let sender = envelope.sender.clone();
