@@ -29,6 +29,7 @@
 mod client;
 pub mod content;
 mod error;
+mod progress;
 mod server_client;
 pub mod store;
 
@@ -36,9 +37,10 @@ pub use client::{
     AccountOptions, Client, MAX_ENVELOPE_BODY, MAX_LOCAL_ONE_TIME_PREKEYS, ONE_TIME_PREKEY_BATCH,
     PREKEY_ROTATION_MS, REPLENISH_BELOW, Received, SharedFile, UpkeepReport,
 };
-pub use client::{Delivery, NoProgress, Progress, TrustReport};
+pub use client::{Delivery, TrustReport};
 pub use content::Content;
 pub use error::{ClientError, Error};
+pub use progress::{NoProgress, Progress};
 pub use server_client::{ReceivedEnvelope, ServerClient};
 pub use store::contacts::Contact;
 pub use store::messages::{IncomingMessage, OutgoingMessage};

@@ -1,6 +1,7 @@
 //! Signed requests to one server for one account.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -19,6 +20,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::ClientError;
+use crate::progress::{NoProgress, Progress};
 
 /// Bytes read from a file per hashing step and per streamed upload frame.
 const FILE_CHUNK: usize = 64 * 1024;
@@ -251,6 +253,16 @@ impl ServerClient {
     /// Uploads the file at `path` as an attachment, streamed: it is read twice (once to hash
     /// it for the signature, once to send it), never held whole in memory.
     pub async fn upload_attachment(&self, path: &Path) -> Result<AttachmentReceipt, ClientError> {
+        self.upload_attachment_with_progress(path, Arc::new(NoProgress))
+            .await
+    }
+
+    /// [`upload_attachment`](ServerClient::upload_attachment), reporting the bytes sent.
+    pub async fn upload_attachment_with_progress(
+        &self,
+        path: &Path,
+        progress: Arc<dyn Progress>,
+    ) -> Result<AttachmentReceipt, ClientError> {
         let mut file = tokio::fs::File::open(path).await?;
         let mut hasher = Sha256::new();
         let mut buffer = vec![0u8; FILE_CHUNK];
@@ -264,7 +276,12 @@ impl ServerClient {
         let digest: [u8; 32] = hasher.finalize().into();
         let length = file.metadata().await?.len();
         let file = tokio::fs::File::open(path).await?;
-        let stream = tokio_util::io::ReaderStream::with_capacity(file, FILE_CHUNK);
+        let stream =
+            tokio_util::io::ReaderStream::with_capacity(file, FILE_CHUNK).inspect(move |chunk| {
+                if let Ok(bytes) = chunk {
+                    progress.advance(bytes.len() as u64);
+                }
+            });
         let headers = sign_request_digest(
             &self.identity,
             &self.account,
@@ -301,6 +318,19 @@ impl ServerClient {
         sha256: &[u8; 32],
         out: &mut (impl tokio::io::AsyncWrite + Unpin),
     ) -> Result<u64, ClientError> {
+        self.download_attachment_with_progress(id, sha256, out, &NoProgress)
+            .await
+    }
+
+    /// [`download_attachment`](ServerClient::download_attachment), reporting the bytes received
+    /// (a `"downloading"` phase over the response's length).
+    pub async fn download_attachment_with_progress(
+        &self,
+        id: &str,
+        sha256: &[u8; 32],
+        out: &mut (impl tokio::io::AsyncWrite + Unpin),
+        progress: &dyn Progress,
+    ) -> Result<u64, ClientError> {
         let response = self
             .request(
                 Method::GET,
@@ -316,6 +346,7 @@ impl ServerClient {
             .get(HEADER_CONTENT_SHA256)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        progress.start("downloading", response.content_length().unwrap_or(0));
         let mut hasher = Sha256::new();
         let mut size: u64 = 0;
         let mut stream = response.bytes_stream();
@@ -323,6 +354,7 @@ impl ServerClient {
             let chunk = chunk?;
             hasher.update(&chunk);
             out.write_all(&chunk).await?;
+            progress.advance(chunk.len() as u64);
             size = size.saturating_add(u64::try_from(chunk.len()).unwrap_or(u64::MAX));
         }
         out.flush().await?;

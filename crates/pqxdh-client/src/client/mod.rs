@@ -29,7 +29,7 @@ use crate::store::{self, Store, StoreProtection, keys, meta_set, meta_set_u32, m
 
 pub use receive::Received;
 pub use send::Delivery;
-pub use share::{NoProgress, Progress, SharedFile};
+pub use share::SharedFile;
 
 pub use trust::TrustReport;
 pub use upkeep::UpkeepReport;

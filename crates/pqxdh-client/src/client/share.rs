@@ -14,28 +14,8 @@ use zeroize::Zeroizing;
 use super::Client;
 use crate::content::{Content, safe_file_name};
 use crate::error::Error;
+use crate::progress::Progress;
 use crate::store::messages::{self, OutgoingMessage};
-
-/// Reports a transfer's progress (the command-line tool draws bars from it).
-pub trait Progress: Send + Sync {
-    /// A phase starts (`"encrypting"`, `"uploading"`, `"downloading"`, `"decrypting"`) over
-    /// `total` bytes.
-    fn start(&self, phase: &str, total: u64);
-    /// `bytes` more were processed.
-    fn advance(&self, bytes: u64);
-    /// The phase ended.
-    fn finish(&self);
-}
-
-/// No progress reports.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn start(&self, _: &str, _: u64) {}
-    fn advance(&self, _: u64) {}
-    fn finish(&self) {}
-}
 
 /// A file shared with its recipients.
 #[derive(Clone, Debug)]
@@ -142,8 +122,10 @@ impl Client {
             .map_err(|e| io("temporary file", e))?
             .len();
         progress.start("uploading", cipher_len);
-        let receipt = self.server.upload_attachment(encrypted.path()).await?;
-        progress.advance(cipher_len);
+        let receipt = self
+            .server
+            .upload_attachment_with_progress(encrypted.path(), progress.clone())
+            .await?;
         progress.finish();
         let content = Content::File {
             name: name.clone(),
@@ -204,12 +186,10 @@ impl Client {
             tempfile::NamedTempFile::new_in(dir).map_err(|e| io(&dir.display().to_string(), e))?;
         let mut out =
             tokio::fs::File::from_std(encrypted.reopen().map_err(|e| io("temporary file", e))?);
-        progress.start("downloading", 0);
         let cipher_len = self
             .server
-            .download_attachment(&attachment, &digest, &mut out)
+            .download_attachment_with_progress(&attachment, &digest, &mut out, progress.as_ref())
             .await?;
-        progress.advance(cipher_len);
         progress.finish();
         drop(out);
         let plain =
