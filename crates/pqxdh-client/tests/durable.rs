@@ -124,6 +124,23 @@ async fn conversation_repeats_and_identity_change() {
     ));
     assert_eq!(alice.outbox().await.unwrap().len(), before);
 
+    // More than one page of mail (the server returns 100 at a time) is read in one receive.
+    for i in 0..130 {
+        alice
+            .queue(
+                "bob",
+                &Content::Text {
+                    text: format!("bulk-{i}"),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    alice.deliver().await.unwrap();
+    let got = text(&bob.receive(Duration::ZERO).await.unwrap());
+    assert_eq!(got.len(), 130);
+    assert_eq!(got.last().map(String::as_str), Some("bulk-129"));
+
     // Safety numbers agree.
     assert_eq!(
         alice.safety_number("bob").await.unwrap(),

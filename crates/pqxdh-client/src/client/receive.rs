@@ -15,6 +15,9 @@ use crate::store::messages::{self, HeldEnvelope, IncomingMessage};
 use crate::store::sessions::{self, StoredSession};
 use crate::store::{Tx, contacts, keys};
 
+/// Pages fetched by one [`Client::receive`] (the server returns at most 100 envelopes a page).
+pub const MAX_FETCH_PAGES: usize = 50;
+
 /// What one envelope became.
 #[derive(Clone, Debug)]
 pub enum Received {
@@ -47,16 +50,25 @@ impl Client {
     /// One round: fetches waiting envelopes (waiting up to `wait` for one), processes each in
     /// order and acknowledges it, then keeps the prekeys topped up. Returns what each became.
     pub async fn receive(&self, wait: Duration) -> Result<Vec<Received>, Error> {
-        let envelopes = self.server.fetch(wait).await?;
-        let mut out = Vec::with_capacity(envelopes.len());
+        let mut out = Vec::new();
         let mut prekey_messages = false;
-        for envelope in &envelopes {
-            prekey_messages |= matches!(prekey_header(&envelope.body), Ok(Some(_)));
-            let received = self.process(envelope, false).await?;
-            self.server.acknowledge(&envelope.id).await?;
-            out.push(received);
+        let mut wait = wait;
+        // A fetch returns at most a page of envelopes: fetch again (without waiting) until the
+        // mailbox is empty, or a bounded number of pages when mail keeps arriving.
+        for _ in 0..MAX_FETCH_PAGES {
+            let envelopes = self.server.fetch(wait).await?;
+            wait = Duration::ZERO;
+            if envelopes.is_empty() {
+                break;
+            }
+            for envelope in &envelopes {
+                prekey_messages |= matches!(prekey_header(&envelope.body), Ok(Some(_)));
+                let received = self.process(envelope, false).await?;
+                self.server.acknowledge(&envelope.id).await?;
+                out.push(received);
+            }
         }
-        if prekey_messages || envelopes.is_empty() {
+        if prekey_messages || out.is_empty() {
             self.upkeep().await?;
         }
         Ok(out)
