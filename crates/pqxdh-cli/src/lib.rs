@@ -15,6 +15,7 @@ mod decrypt;
 mod demo;
 mod encrypt;
 mod error;
+pub mod explain;
 mod fs;
 mod identity;
 pub mod messaging;

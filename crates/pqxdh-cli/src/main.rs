@@ -25,6 +25,8 @@ enum Command {
     Messaging(MessagingCommand),
     /// Run known-answer vector files or folders, recognizing each file's format.
     Kat(KatArgs),
+    /// Run a real PQXDH handshake and Double Ratchet conversation and show every step.
+    Explain(pqxdh_cli::explain::ExplainArgs),
     /// Regenerate our own PQXDH vectors (kat/pqxdh/vectors.json) on stdout or into a file.
     KatGen(KatGenArgs),
 }
@@ -99,6 +101,13 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Kat(args) => kat(&args),
         Command::KatGen(args) => kat_gen(&args),
+        Command::Explain(args) => match pqxdh_cli::explain::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("pqxdh: error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Messaging(command) => match pqxdh_cli::messaging::run(command) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
