@@ -221,19 +221,19 @@ fn layout_svg(fields: &[Field], aria: &str) -> String {
 /// The root chain turning, each turn's sending chain, and the messages sent on it.
 fn ratchet_svg(record: &Record) -> String {
     let turns = record.turns.len().max(1);
-    let step = 860 / (turns + 1);
+    let step = 820 / (turns + 1);
     let mut s = String::from(
-        "<svg viewBox=\"0 0 900 300\" role=\"img\" aria-label=\"ratchet turns\"><text x=\"20\" y=\"64\" font-weight=\"700\">root chain</text>",
+        "<svg viewBox=\"0 0 900 300\" role=\"img\" aria-label=\"ratchet turns\"><text x=\"30\" y=\"64\" font-weight=\"700\">root chain</text>",
     );
     let root_y = 90;
     let _ = write!(
         s,
-        "<circle cx=\"40\" cy=\"{root_y}\" r=\"14\" fill=\"#1d2330\"/><text x=\"40\" y=\"{}\" text-anchor=\"middle\" font-size=\"11\">RK0 {}..</text>",
+        "<circle cx=\"60\" cy=\"{root_y}\" r=\"14\" fill=\"#1d2330\"/><text x=\"60\" y=\"{}\" text-anchor=\"middle\" font-size=\"11\">RK0 {}..</text>",
         root_y + 32,
         hex::encode(record.root_key.get(..3).unwrap_or_default())
     );
     for (i, t) in record.turns.iter().enumerate() {
-        let x = 40 + (i + 1) * step;
+        let x = 60 + (i + 1) * step;
         let px = x - step;
         let c = party_colour(t.sender);
         let _ = write!(

@@ -62,7 +62,8 @@ pub fn render(record: &Record, colour: bool) -> String {
         for row in &section.rows {
             match &row.value {
                 Value::Text(text) => {
-                    let _ = writeln!(out, "   {:<28} {}", style.paint("33", &row.label), text);
+                    let label = format!("{:<28}", row.label);
+                    let _ = writeln!(out, "   {} {}", style.paint("33", &label), text);
                 }
                 Value::Bytes(bytes) => {
                     let _ = writeln!(
