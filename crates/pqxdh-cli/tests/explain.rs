@@ -94,6 +94,9 @@ fn terminal_root_key_and_session_id_are_the_librarys() {
             assert!(text.contains(step), "missing {step}");
         }
         assert_eq!(text.contains("DH4 = X25519(EK_A, OPK_B)"), one_time);
+        // The replay is refused with the library's own error.
+        let refused = format!("replayed: refused ({})", pqxdh::DecryptError::Duplicate);
+        assert!(text.contains(&refused), "no refused replay");
         // The same seed gives the same run.
         assert_eq!(explain(&args), text);
     }
