@@ -5,9 +5,11 @@
 
 use std::time::Duration;
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use pqxdh_client::{AccountOptions, Client, Content, StoreProtection};
-use pqxdh_server::{Config, Limits, Server};
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -16,15 +18,8 @@ fn bench(c: &mut Criterion) {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (alice, bob) = rt.block_on(async {
-        let config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            database_url: format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display()),
-            limits: Limits::default(),
-        };
-        let server = Server::bind(config).await.unwrap();
-        let base = format!("http://{}", server.local_addr().unwrap());
-        tokio::spawn(server.serve(std::future::pending()));
+    let (alice, bob, _server_dir) = rt.block_on(async {
+        let (base, server_dir) = support::server().await;
         let mut clients = Vec::new();
         for name in ["alice", "bob"] {
             clients.push(
@@ -43,7 +38,7 @@ fn bench(c: &mut Criterion) {
         bob.receive(Duration::ZERO).await.unwrap();
         bob.send_text("alice", "hi").await.unwrap();
         alice.receive(Duration::ZERO).await.unwrap();
-        (alice, bob)
+        (alice, bob, server_dir)
     });
     let text = Content::Text {
         text: "x".repeat(64),

@@ -159,10 +159,7 @@ impl Client {
                     return Ok(Outcome::Held);
                 }
                 let id = session_id_of(&header, &self.identity).to_string();
-                let existing = sessions::all(tx, key, sender)
-                    .await?
-                    .into_iter()
-                    .find(|s| s.id == id);
+                let existing = sessions::get(tx, key, sender, &id).await?;
                 match existing {
                     Some(mut stored) => match stored.session.decrypt(&envelope.body) {
                         Ok(plaintext) => {

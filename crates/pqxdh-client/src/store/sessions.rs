@@ -24,37 +24,67 @@ fn row_id(contact: &str, id: &str) -> String {
     format!("{contact}/{id}")
 }
 
+fn unseal(
+    key: &RowKey,
+    contact: &str,
+    row: &sqlx::sqlite::SqliteRow,
+) -> Result<StoredSession, StoreError> {
+    let id: String = row.try_get("session_id")?;
+    let sealed: Vec<u8> = row.try_get("sealed")?;
+    let bytes = key.open("sessions", &row_id(contact, &id), &sealed)?;
+    Ok(StoredSession {
+        session: Session::from_bytes(&bytes)?,
+        id,
+    })
+}
+
 /// Every session of `contact`, current first.
 pub async fn all(
     conn: &mut SqliteConnection,
     key: &RowKey,
     contact: &str,
 ) -> Result<Vec<StoredSession>, StoreError> {
-    let rows =
-        sqlx::query("SELECT session_id, sealed FROM sessions WHERE contact = ? ORDER BY rank DESC")
-            .bind(contact)
-            .fetch_all(conn)
-            .await?;
-    rows.iter()
-        .map(|row| {
-            let id: String = row.try_get("session_id")?;
-            let sealed: Vec<u8> = row.try_get("sealed")?;
-            let bytes = key.open("sessions", &row_id(contact, &id), &sealed)?;
-            Ok(StoredSession {
-                session: Session::from_bytes(&bytes)?,
-                id,
-            })
-        })
+    sqlx::query("SELECT session_id, sealed FROM sessions WHERE contact = ? ORDER BY rank DESC")
+        .bind(contact)
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|row| unseal(key, contact, row))
         .collect()
 }
 
-/// The current session of `contact`.
+/// The current session of `contact` (only that row is read and opened).
 pub async fn current(
     conn: &mut SqliteConnection,
     key: &RowKey,
     contact: &str,
 ) -> Result<Option<StoredSession>, StoreError> {
-    Ok(all(conn, key, contact).await?.into_iter().next())
+    sqlx::query(
+        "SELECT session_id, sealed FROM sessions WHERE contact = ? ORDER BY rank DESC LIMIT 1",
+    )
+    .bind(contact)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(|row| unseal(key, contact, row))
+    .transpose()
+}
+
+/// The session `id` of `contact`, if held.
+pub async fn get(
+    conn: &mut SqliteConnection,
+    key: &RowKey,
+    contact: &str,
+    id: &str,
+) -> Result<Option<StoredSession>, StoreError> {
+    sqlx::query("SELECT session_id, sealed FROM sessions WHERE contact = ? AND session_id = ?")
+        .bind(contact)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(|row| unseal(key, contact, row))
+        .transpose()
 }
 
 /// Saves `session`; `promote` makes it current. Older sessions beyond
