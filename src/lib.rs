@@ -106,6 +106,8 @@ pub mod primitives;
 pub mod ratchet;
 pub mod sessions;
 pub mod spec;
+#[cfg(feature = "spqr")]
+pub mod spqr;
 
 pub use handshake::bundle::{BundleError, PreKeyBundle};
 pub use handshake::identity::IdentityKeyPair;

@@ -23,3 +23,4 @@
 //! | 11. The node | the `pqxdh-node` crate |
 //! | 12. The server | the `pqxdh-server` crate; bodies and request signing in `pqxdh-api` |
 //! | 13. The client | the `pqxdh-client` crate (store, sessions, trust); commands in `pqxdh-cli` |
+//! | 14. SPQR (the ML-KEM Braid), its messages and saved state | [`crate::spqr`] (feature `spqr`) |
