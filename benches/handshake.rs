@@ -2,7 +2,8 @@
 //! ready to send (bundle signature checks, EK generation, encapsulation with its FIPS 203 7.2 key
 //! check, DHs, HKDF, session id, `to_bytes`), and the responder from received header bytes to the
 //! shared keys (`from_bytes` + `respond`). Classical X3DH and PQXDH with each KEM and backend,
-//! with and without a one-time prekey.
+//! with and without a one-time prekey. The PQXDH initiator again through the verified-bundle
+//! cache, cold (signatures checked) and warm (a hit on the same signed material).
 //!
 //! Also writes `sizes.json` (bundle and header sizes) next to criterion's results for
 //! `scripts/bench_report.py`.
@@ -15,10 +16,11 @@
 
 use std::hint::black_box;
 
-use criterion::Criterion;
+use criterion::{BatchSize, Criterion};
 use pqxdh::handshake::InitialHeader;
 use pqxdh::handshake::agreement as hs;
 use pqxdh::handshake::bundle::PreKeyBundle;
+use pqxdh::handshake::bundle_cache::VerifiedBundleCache;
 use pqxdh::handshake::identity::IdentityKeyPair;
 use pqxdh::handshake::prekey::OneTimePreKey;
 use pqxdh::handshake::prekey_store::PreKeyStore;
@@ -116,6 +118,7 @@ fn handshakes(c: &mut Criterion) {
     g.bench_function("bundle_verify", |b| {
         b.iter(|| black_box(&bundle).verify().unwrap())
     });
+    verified_bundle_cache(&mut g);
     // Decoding a bundle from JSON (hex, key decoding, FIPS 203 7.2 check): what a client pays
     // before `initiate` when the bundle arrives from a server.
     let Setup { store, .. } = setup(KemType::MlKem1024);
@@ -124,6 +127,75 @@ fn handshakes(c: &mut Criterion) {
         b.iter(|| black_box(PreKeyBundle::from_json(black_box(&json)).unwrap()))
     });
     g.finish();
+}
+
+/// The PQXDH initiator (ML-KEM-1024, libcrux) through a [`VerifiedBundleCache`], from an owned
+/// decoded bundle (its copy is made outside the timing): cold, an empty cache (lookup, both
+/// signature checks, insertion, handshake); warm, a hit on the same signed material (lookup,
+/// handshake). With a one-time prekey the warm bundle carries another one than the cached one,
+/// as a second claim does. `bundle_cache_hit`: the lookup alone.
+fn verified_bundle_cache(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+    let Setup {
+        mut rng,
+        alice,
+        mut store,
+    } = setup(KemType::MlKem1024);
+    store.add_one_time_prekey(OneTimePreKey::generate(OPK_ID + 1, &mut rng));
+    let backend = Backend::Libcrux;
+    for opk in [None, Some(OPK_ID)] {
+        let suffix = if opk.is_some() { "_opk" } else { "" };
+        let bundle = store.bundle(1, 1, opk).unwrap();
+        g.bench_function(
+            format!("pqxdh_mlkem1024_libcrux_initiator_cold{suffix}"),
+            |b| {
+                b.iter_batched(
+                    || (VerifiedBundleCache::new(), bundle.clone()),
+                    |(mut cache, bundle)| {
+                        let verified = cache.verify(bundle).unwrap();
+                        let init =
+                            hs::initiate_verified(&alice, &verified, backend, &mut rng).unwrap();
+                        black_box(&init.keys);
+                        (cache, init.header.to_bytes())
+                    },
+                    BatchSize::SmallInput,
+                )
+            },
+        );
+        let mut cache = VerifiedBundleCache::new();
+        cache.verify(bundle.clone()).unwrap();
+        // The next claim brings the next one-time prekey (unsigned: the entry still matches).
+        let again = store.bundle(1, 1, opk.map(|id| id + 1)).unwrap();
+        g.bench_function(
+            format!("pqxdh_mlkem1024_libcrux_initiator_warm{suffix}"),
+            |b| {
+                b.iter_batched(
+                    || again.clone(),
+                    |bundle| {
+                        let verified = cache.verify(bundle).unwrap();
+                        let init =
+                            hs::initiate_verified(&alice, &verified, backend, &mut rng).unwrap();
+                        black_box(&init.keys);
+                        init.header.to_bytes()
+                    },
+                    BatchSize::SmallInput,
+                )
+            },
+        );
+        assert_eq!(
+            cache.stats().verifications,
+            1,
+            "every warm iteration was a hit"
+        );
+        if opk.is_none() {
+            g.bench_function("bundle_cache_hit", |b| {
+                b.iter_batched(
+                    || again.clone(),
+                    |bundle| cache.verify(bundle).unwrap(),
+                    BatchSize::SmallInput,
+                )
+            });
+        }
+    }
 }
 
 /// Bundle and header sizes, written as JSON for the report.

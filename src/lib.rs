@@ -45,6 +45,31 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## Start sessions again without checking the same signatures again
+//!
+//! A client that claims a contact's bundle again gets the same identity key, signed prekey and
+//! PQ prekey with the same signatures, and usually a new one-time prekey. A
+//! [`VerifiedBundleCache`] (bounded, in memory, SPEC.md section 5.1) remembers the signed material
+//! that verified: a byte-identical repeat yields a [`VerifiedBundle`] without the two XEdDSA
+//! checks, and [`initiate_verified`] starts the session from it. Any other bundle is verified on
+//! its own merits.
+//!
+//! ```
+//! use pqxdh::{Backend, IdentityKeyPair, KemType, PreKeyStore, VerifiedBundleCache};
+//!
+//! let mut rng = rand::rng();
+//! let bob = PreKeyStore::generate(IdentityKeyPair::generate(&mut rng), KemType::MlKem1024, &mut rng)?;
+//! let alice = IdentityKeyPair::generate(&mut rng);
+//! let mut cache = VerifiedBundleCache::new();
+//! let first = cache.verify(bob.default_bundle()?)?; // both signatures checked
+//! let a = pqxdh::initiate_verified(&alice, &first, Backend::Libcrux, &mut rng)?;
+//! let again = cache.verify(bob.default_bundle()?)?; // the same signed material: no check
+//! let b = pqxdh::initiate_verified(&alice, &again, Backend::Libcrux, &mut rng)?;
+//! assert_ne!(a.session_id, b.session_id);
+//! assert_eq!((cache.stats().verifications, cache.stats().hits), (1, 1));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! ## Save and restore a session
 //!
 //! A session's saved form holds every secret of it (SPEC.md section 8.7): store it like a
@@ -110,17 +135,19 @@ pub mod spec;
 pub mod spqr;
 
 pub use handshake::bundle::{BundleError, PreKeyBundle};
+pub use handshake::bundle_cache::{VERIFIED_BUNDLE_CACHE_LIMIT, VerifiedBundleCache};
 pub use handshake::identity::IdentityKeyPair;
 pub use handshake::prekey_store::{PreKeyStore, RotateError};
 pub use handshake::replay_record::ReplayError;
 pub use handshake::session_id::SessionId;
+pub use handshake::verified_bundle::VerifiedBundle;
 pub use handshake::{HandshakeError, InitialHeader, Initiation, SharedKeys};
 pub use primitives::kem::{Backend, KemError, KemType};
 pub use primitives::keys::{KeyError, KeyPair, PrivateKey, PublicKey};
 pub use ratchet::chain_key::ChainKey;
 pub use ratchet::root_key::RootKey;
 pub use ratchet::{DecryptError, EncryptError, Session, StateError, WireMessage};
-pub use sessions::establish::{EstablishError, Established, accept, initiate};
+pub use sessions::establish::{EstablishError, Established, accept, initiate, initiate_verified};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -8,6 +8,7 @@
 //! | 4. Keys and prekeys | [`crate::handshake::identity`], [`crate::handshake::prekey`], [`crate::handshake::prekey_store`] |
 //! | 4.1 Safety numbers | [`crate::handshake::safety_number`] |
 //! | 5. Prekey bundle (JSON) | [`crate::handshake::bundle`] (`bundle_json` with the `serde` feature) |
+//! | 5.1 Verified bundles and their cache | [`crate::handshake::verified_bundle`], [`crate::handshake::bundle_cache`] |
 //! | 6. The PQXDH handshake | [`crate::handshake::agreement`] |
 //! | 6.1 Initial-message header | [`crate::handshake::header`] |
 //! | 6.2 Prekey consumption | [`crate::handshake::prekey_store`] |

@@ -22,6 +22,7 @@ use crate::handshake::prekey::PreKeyId;
 use crate::handshake::protocol::Protocol;
 use crate::handshake::session_id::SessionId;
 use crate::handshake::store::PreKeySource;
+use crate::handshake::verified_bundle::VerifiedBundle;
 use crate::primitives::kem::{Backend, KemCiphertext, KemSecretKey, KemSharedSecret};
 use crate::primitives::keys::{
     DhOutput, ENCODED_EC_LEN, EphemeralKeyPair, KeyError, KeyPair, PublicKey,
@@ -162,7 +163,8 @@ pub fn responder_keys(
 }
 
 /// Runs the initiator's side of PQXDH against a bundle with fresh randomness: verifies the bundle,
-/// encapsulates to its PQ prekey, and derives the keys. The ephemeral key is consumed.
+/// encapsulates to its PQ prekey, and derives the keys. The ephemeral key is consumed. The same
+/// as [`VerifiedBundle::verify`] followed by [`initiate_verified`], without copying the bundle.
 pub fn initiate<R: CryptoRng + ?Sized>(
     identity: &IdentityKeyPair,
     bundle: &PreKeyBundle,
@@ -170,6 +172,29 @@ pub fn initiate<R: CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<Initiation, HandshakeError> {
     bundle.verify()?;
+    initiate_checked(identity, bundle, backend, rng)
+}
+
+/// [`initiate`] from a bundle whose signatures were already checked (by
+/// [`VerifiedBundle::verify`] or a hit of the
+/// [`VerifiedBundleCache`](crate::handshake::bundle_cache::VerifiedBundleCache)): the same
+/// handshake without the two XEdDSA verifications.
+pub fn initiate_verified<R: CryptoRng + ?Sized>(
+    identity: &IdentityKeyPair,
+    bundle: &VerifiedBundle,
+    backend: Backend,
+    rng: &mut R,
+) -> Result<Initiation, HandshakeError> {
+    initiate_checked(identity, bundle.bundle(), backend, rng)
+}
+
+/// The initiator after the signature checks: private, so that only a verified bundle reaches it.
+fn initiate_checked<R: CryptoRng + ?Sized>(
+    identity: &IdentityKeyPair,
+    bundle: &PreKeyBundle,
+    backend: Backend,
+    rng: &mut R,
+) -> Result<Initiation, HandshakeError> {
     let ephemeral = EphemeralKeyPair::generate(rng);
     let (ciphertext, shared_secret) = bundle.pq_prekey.key.encapsulate(backend, rng)?;
     finish_initiation(

@@ -11,6 +11,7 @@ use crate::handshake::identity::IdentityKeyPair;
 use crate::handshake::replay_record::ReplayError;
 use crate::handshake::session_id::SessionId;
 use crate::handshake::store::{PreKeySink, PreKeySource, PreKeyUse, prekey_use};
+use crate::handshake::verified_bundle::VerifiedBundle;
 use crate::primitives::kem::{Backend, KemType};
 use crate::primitives::keys::PublicKey;
 use crate::ratchet::root_key::RootKey;
@@ -64,6 +65,19 @@ pub fn initiate<R: CryptoRng + ?Sized>(
 ) -> Result<Established, EstablishError> {
     let init = hs::initiate(identity, bundle, backend, rng)?;
     start_initiator(init, bundle.signed_prekey.key, rng)
+}
+
+/// [`initiate`] from a bundle whose signatures were already checked ([`VerifiedBundle::verify`],
+/// or a hit of the [`VerifiedBundleCache`](crate::handshake::bundle_cache::VerifiedBundleCache)):
+/// PQXDH without the two XEdDSA verifications, then the same session.
+pub fn initiate_verified<R: CryptoRng + ?Sized>(
+    identity: &IdentityKeyPair,
+    bundle: &VerifiedBundle,
+    backend: Backend,
+    rng: &mut R,
+) -> Result<Established, EstablishError> {
+    let init = hs::initiate_verified(identity, bundle, backend, rng)?;
+    start_initiator(init, bundle.bundle().signed_prekey.key, rng)
 }
 
 /// The initiator over a responder known only by its identity key and a signed prekey whose

@@ -24,6 +24,10 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A [`Client`] checks the signatures of the bundles it claims through a bounded, in-memory
+//! [`pqxdh::VerifiedBundleCache`] (SPEC.md section 5.1), so a contact's unchanged signed prekeys
+//! are verified once per process ([`Client::bundle_cache_stats`]).
+//!
 //! [`ServerClient`] is the lower layer: signed requests for one account, no state.
 
 mod client;

@@ -178,13 +178,20 @@ impl ServerClient {
 
     /// Claims a bundle of `name` and verifies both its signatures before returning it.
     pub async fn bundle(&self, name: &str) -> Result<PreKeyBundle, ClientError> {
+        let bundle = self.claim_bundle(name).await?;
+        bundle.verify()?;
+        Ok(bundle)
+    }
+
+    /// Claims a bundle of `name`, decoded (key encodings and the KEM key checked) but with its
+    /// signatures not yet verified: for a caller that verifies through a
+    /// [`VerifiedBundleCache`](pqxdh::VerifiedBundleCache), as [`Client`](crate::Client) does.
+    pub async fn claim_bundle(&self, name: &str) -> Result<PreKeyBundle, ClientError> {
         let response = self
             .call(Method::GET, &format!("/v1/bundles/{name}"), Vec::new())
             .await?;
         let value: serde_json::Value = json(expect(response, StatusCode::OK).await?).await?;
-        let bundle = PreKeyBundle::from_json_value(&value)?;
-        bundle.verify()?;
-        Ok(bundle)
+        Ok(PreKeyBundle::from_json_value(&value)?)
     }
 
     /// Deposits `body` in `name`'s mailbox; returns the envelope id.

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use pqxdh::handshake::bundle_cache::CacheStats;
 use pqxdh_client::{
     AccountOptions, Client, Content, Error, Received, Store, StoreError, StoreProtection,
 };
@@ -184,6 +185,59 @@ async fn conversation_repeats_and_identity_change() {
         alice.safety_number("bob").await.unwrap(),
         bob2.safety_number("alice").await.unwrap()
     );
+}
+
+fn cache_stats(hits: u64, verifications: u64) -> CacheStats {
+    CacheStats {
+        hits,
+        verifications,
+        rejected: 0,
+        evictions: 0,
+    }
+}
+
+/// The verified-bundle cache (SPEC.md sections 5.1 and 13.4): a bundle claimed again with the
+/// same signed material is not verified again, the old identity's entries go when it changes,
+/// and a reopened client starts with none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claimed_bundles_are_verified_once() {
+    let (base, _server) = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let alice = account(dir.path(), &base, "alice", 0).await;
+    let bob = account(dir.path(), &base, "bob", 0).await;
+    assert_eq!(alice.bundle_cache_stats(), cache_stats(0, 0));
+    alice.send_text("bob", "one").await.unwrap();
+    assert_eq!(alice.bundle_cache_stats(), cache_stats(0, 1));
+
+    // Bob reinstalls with no one-time prekeys: every claim of his bundle now carries the same
+    // signed prekey and last-resort PQ prekey, with the same signatures.
+    bob.delete_account().await.unwrap();
+    bob.close().await;
+    let mut options = AccountOptions::new("bob", &base);
+    options.one_time_prekeys = 0;
+    let bob2 = Client::create(&dir.path().join("bob2.db"), PASS, &options)
+        .await
+        .unwrap();
+    // The refused delivery makes Alice claim the new bundle: a new identity, so verified.
+    assert!(matches!(
+        alice.send_text("bob", "two").await,
+        Err(Error::IdentityChanged(_))
+    ));
+    assert_eq!(alice.bundle_cache_stats(), cache_stats(0, 2));
+    // Trusting the new key claims the bundle again for the new session: no signature checked.
+    let report = alice.trust("bob").await.unwrap();
+    assert_eq!(report.requeued, 1);
+    assert_eq!(alice.bundle_cache_stats(), cache_stats(1, 2));
+    assert_eq!(
+        text(&bob2.receive(Duration::from_secs(5)).await.unwrap()),
+        ["two"]
+    );
+
+    // In memory only: nothing of the cache is in the store.
+    let path = alice.store().path().to_owned();
+    alice.close().await;
+    let alice = Client::open(&path, Some(b"pass")).await.unwrap();
+    assert_eq!(alice.bundle_cache_stats(), CacheStats::default());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,6 +10,7 @@
 //!   the plaintext are committed together; only then is the envelope acknowledged. A repeat
 //!   (the acknowledgement was lost) is recognized by its envelope id and acknowledged again.
 
+mod bundles;
 mod receive;
 mod send;
 mod share;
@@ -87,6 +88,8 @@ pub struct Client {
     identity: IdentityKeyPair,
     server_url: String,
     batch: u32,
+    /// Signed material of claimed bundles that verified: in memory only (see `bundles`).
+    bundles: bundles::BundleCache,
 }
 
 /// A fresh random id (128 bits, hex) for an outgoing message.
@@ -175,6 +178,7 @@ impl Client {
             identity,
             server_url: options.server.clone(),
             batch: options.one_time_prekeys,
+            bundles: bundles::BundleCache::default(),
         };
         match client.register().await {
             Ok(()) => Ok(client),
@@ -218,6 +222,7 @@ impl Client {
             identity,
             server_url,
             batch,
+            bundles: bundles::BundleCache::default(),
         };
         if !registered {
             client.register().await?;

@@ -154,6 +154,7 @@ impl Client {
                     && c.identity_key != header.identity_key
                 {
                     if c.pending_key.as_ref() != Some(&header.identity_key) {
+                        self.forget_verified_bundles(&c.identity_key);
                         contacts::set_pending(tx, sender, &header.identity_key).await?;
                     }
                     return Ok(Outcome::Held);

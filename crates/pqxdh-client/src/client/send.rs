@@ -1,6 +1,6 @@
 //! Sending: encrypt and commit with the outgoing envelope, then deliver in order.
 
-use pqxdh::{Backend, PreKeyBundle, initiate};
+use pqxdh::{Backend, PreKeyBundle, VerifiedBundle, initiate_verified};
 use pqxdh_api::signing::{now_ms, valid_name};
 
 use super::{Client, MAX_ENVELOPE_BODY, random_id};
@@ -66,7 +66,7 @@ impl Client {
         let key = self.store.key();
         // A bundle is claimed (a network call) only when there is no session, and outside any
         // transaction; the session found or made is then used under the write lock.
-        let mut bundle: Option<PreKeyBundle> = None;
+        let mut bundle: Option<VerifiedBundle> = None;
         loop {
             let mut tx = self.store.write().await?;
             let contact = contacts::get(&mut tx, to).await?;
@@ -77,14 +77,17 @@ impl Client {
             if session.is_none() {
                 let Some(bundle) = bundle.take() else {
                     drop(tx);
-                    bundle = Some(self.server.bundle(to).await?);
+                    bundle = Some(self.claim_verified_bundle(to).await?);
                     continue;
                 };
-                if !self.pin(&mut tx, to, contact.as_ref(), &bundle).await? {
+                if !self
+                    .pin(&mut tx, to, contact.as_ref(), bundle.bundle())
+                    .await?
+                {
                     tx.commit().await?;
                     return Err(Error::IdentityChanged(to.to_owned()));
                 }
-                let established = initiate(
+                let established = initiate_verified(
                     &self.identity,
                     &bundle,
                     Backend::default(),
@@ -131,8 +134,8 @@ impl Client {
         }
     }
 
-    /// Pins the bundle's identity key for a new contact; false (and the new key recorded as
-    /// pending) when it differs from the pinned one.
+    /// Pins the bundle's identity key for a new contact; false (the new key recorded as pending,
+    /// the bundles cached under the old one forgotten) when it differs from the pinned one.
     async fn pin(
         &self,
         tx: &mut Tx,
@@ -146,7 +149,8 @@ impl Client {
                 Ok(true)
             }
             Some(c) if c.identity_key == bundle.identity_key => Ok(true),
-            Some(_) => {
+            Some(c) => {
+                self.forget_verified_bundles(&c.identity_key);
                 contacts::set_pending(tx, name, &bundle.identity_key).await?;
                 Ok(false)
             }
@@ -228,10 +232,11 @@ impl Client {
     /// The server says `name`'s identity key changed: fetch the new one and record it as
     /// pending (a bundle claim is the only way to learn it, as for a first contact).
     async fn learn_identity_change(&self, name: &str) -> Result<(), Error> {
-        let bundle = self.server.bundle(name).await?;
+        let bundle = self.claim_verified_bundle(name).await?;
         let mut tx = self.store.write().await?;
         let contact = contacts::get(&mut tx, name).await?;
-        self.pin(&mut tx, name, contact.as_ref(), &bundle).await?;
+        self.pin(&mut tx, name, contact.as_ref(), bundle.bundle())
+            .await?;
         tx.commit().await?;
         Ok(())
     }

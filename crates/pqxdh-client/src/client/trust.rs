@@ -50,9 +50,10 @@ impl Client {
         )))
     }
 
-    /// Accepts `name`'s changed identity key: it is pinned, the old sessions are deleted, the
-    /// envelopes held for it are processed, and queued messages are encrypted again to the new
-    /// key. With no change pending, marks the pinned key verified.
+    /// Accepts `name`'s changed identity key: it is pinned, the old sessions and the bundles
+    /// cached under the old key are forgotten, the envelopes held for it are processed, and
+    /// queued messages are encrypted again to the new key. With no change pending, marks the
+    /// pinned key verified.
     pub async fn trust(&self, name: &str) -> Result<TrustReport, Error> {
         let key = self.store.key();
         let mut tx = self.store.write().await?;
@@ -63,6 +64,7 @@ impl Client {
         contacts::accept(&mut tx, &contact).await?;
         if accepted_new_key {
             sessions::delete_all(&mut tx, name).await?;
+            self.forget_verified_bundles(&contact.identity_key);
         }
         let held = messages::held(&mut tx, key, name).await?;
         let waiting: Vec<_> = messages::outbox(&mut tx, key, true)
