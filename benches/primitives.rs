@@ -15,6 +15,7 @@ use std::time::Duration;
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use curve25519_dalek::montgomery::MontgomeryPoint;
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use pqcrypto_traits::kem::PublicKey as _;
@@ -40,11 +41,26 @@ fn x25519(c: &mut Criterion) {
     g.bench_function("x25519_dh", |b| {
         b.iter(|| black_box(ours.diffie_hellman(black_box(&theirs)).unwrap()))
     });
-    // x25519-dalek's Montgomery ladder on the same keys: the path `diffie_hellman` takes for a
-    // key on the twist, and the reference its Edwards path must beat.
+    // x25519-dalek's Montgomery ladder (curve25519-dalek's serial field arithmetic) on the same
+    // keys: the reference row, and the portable backend's path for a key on the twist.
     let (scalar, u) = ([0x42u8; 32], *theirs.as_bytes());
     g.bench_function("x25519_dh_ladder", |b| {
         b.iter(|| black_box(x25519_dalek::x25519(black_box(scalar), black_box(u))))
+    });
+    // The portable backend (feature `aws-lc` off): a `u` on the curve goes to Edwards form and is
+    // multiplied on curve25519-dalek's AVX2 backend.
+    g.bench_function("x25519_dh_dalek", |b| {
+        b.iter(|| {
+            let point = MontgomeryPoint(black_box(u)).to_edwards(0).unwrap();
+            black_box(point.mul_clamped(black_box(scalar)).to_montgomery())
+        })
+    });
+    let private = ours.private_key().clone();
+    g.bench_function("x25519_public_key", |b| {
+        b.iter(|| black_box(black_box(&private).public_key()))
+    });
+    g.bench_function("x25519_public_key_dalek", |b| {
+        b.iter(|| black_box(MontgomeryPoint::mul_base_clamped(black_box(scalar))))
     });
     g.finish();
 }
@@ -72,6 +88,33 @@ fn xeddsa_sig(c: &mut Criterion) {
     }
     g.bench_function("xeddsa_verifying_key", |b| {
         b.iter(|| black_box(xeddsa::VerifyingKey::new(black_box(&public)).unwrap()))
+    });
+    // A bundle's two signature checks under one identity key (`PreKeyBundle::verify`): the key's
+    // conversion, then 33 B and 1569 B. `_awslc` checks the same group equation with AWS-LC's
+    // Ed25519 instead of curve25519-dalek's (the alternative that was measured and lost).
+    let (msg_a, msg_b) = (vec![0x5au8; 33], vec![0x5au8; 1569]);
+    let (sig_a, sig_b) = (
+        xeddsa::sign(&key, &msg_a, &mut r),
+        xeddsa::sign(&key, &msg_b, &mut r),
+    );
+    g.bench_function("xeddsa_verify_bundle", |b| {
+        b.iter(|| {
+            let vk = xeddsa::VerifyingKey::new(black_box(&public)).unwrap();
+            vk.verify(black_box(&msg_a), black_box(&sig_a)).unwrap();
+            vk.verify(black_box(&msg_b), black_box(&sig_b)).unwrap();
+        })
+    });
+    #[cfg(feature = "aws-lc")]
+    g.bench_function("xeddsa_verify_bundle_awslc", |b| {
+        use aws_lc_rs::signature::{ED25519, UnparsedPublicKey};
+        b.iter(|| {
+            let a = MontgomeryPoint(*black_box(&public).as_bytes())
+                .to_edwards(0)
+                .unwrap();
+            let key = UnparsedPublicKey::new(&ED25519, a.compress().to_bytes());
+            key.verify(black_box(&msg_a), sig_a.as_bytes()).unwrap();
+            key.verify(black_box(&msg_b), sig_b.as_bytes()).unwrap();
+        })
     });
     g.finish();
 }

@@ -2,12 +2,13 @@
 
 use rand_core::CryptoRng;
 use subtle::ConstantTimeEq;
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+use crate::primitives::curve;
 use crate::primitives::secret::secret_bytes;
 
 /// Length of an X25519 public key or private key (RFC 7748 section 5).
-pub const KEY_LEN: usize = 32;
+pub const KEY_LEN: usize = curve::KEY_LEN;
 
 /// Curve-type byte that prefixes `EncodeEC(pk)`: libsignal's `DJB_TYPE` for Curve25519
 /// (libsignal rust/core/src/curve.rs; PQXDH section 2.5 asks for a type prefix).
@@ -87,22 +88,25 @@ impl core::fmt::Debug for PublicKey {
     }
 }
 
-/// An X25519 private key. Zeroized on drop (by `StaticSecret`'s own `Drop`); never printed.
+/// An X25519 private key: the 32 bytes fed to X25519, clamped on use (RFC 7748 section 5).
+/// Zeroized on drop; never printed.
 #[derive(Clone)]
-pub struct PrivateKey(x25519_dalek::StaticSecret);
+pub struct PrivateKey(Zeroizing<[u8; KEY_LEN]>);
 
 impl ZeroizeOnDrop for PrivateKey {}
 
 impl PrivateKey {
-    /// A fresh random private key.
+    /// A fresh random private key: 32 bytes from `rng` (clamping is done on use).
     pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
-        Self(x25519_dalek::StaticSecret::random_from_rng(rng))
+        let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
+        rng.fill_bytes(bytes.as_mut());
+        Self(bytes)
     }
 
     /// Wraps 32 secret bytes exactly as fed to X25519 (clamped on use, RFC 7748 section 5).
     pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
         let mut bytes = bytes;
-        let key = Self(x25519_dalek::StaticSecret::from(bytes));
+        let key = Self(Zeroizing::new(bytes));
         bytes.zeroize();
         key
     }
@@ -120,40 +124,25 @@ impl PrivateKey {
 
     /// The secret bytes, for saving a key. Handle with care.
     pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
-        self.0.as_bytes()
+        &self.0
     }
 
-    /// The matching public key.
+    /// The matching public key, X25519(self, 9).
     pub fn public_key(&self) -> PublicKey {
-        PublicKey(x25519_dalek::PublicKey::from(&self.0).to_bytes())
+        PublicKey(curve::x25519_base(&self.0))
     }
 
     /// X25519(self, their), rejecting the all-zero output of a small-order public key
     /// (PQXDH section 4.9 and RFC 7748 section 6.1 "check for the all-zero value").
     ///
-    /// A `u` on the curve (every honest key) is mapped to Edwards form and multiplied there by
-    /// the clamped scalar, which runs on curve25519-dalek's vectorised backend where the CPU has
-    /// one; the result's u-coordinate is X25519's output (the clamped scalar is a multiple of 8,
-    /// so it removes any small-order component exactly as the ladder does). A `u` on the twist
-    /// goes through the Montgomery ladder. Which path runs depends only on the public key.
+    /// AWS-LC computes it with the default feature `aws-lc`, curve25519-dalek without; both are
+    /// constant-time in the private key and give the same bytes.
     pub fn diffie_hellman(&self, their: &PublicKey) -> Result<DhOutput, KeyError> {
-        let mut shared = match curve25519_dalek::MontgomeryPoint(their.0).to_edwards(0) {
-            Some(point) => {
-                let scalar = zeroize::Zeroizing::new(*self.0.as_bytes());
-                point.mul_clamped(*scalar).to_montgomery().to_bytes()
-            }
-            None => self
-                .0
-                .diffie_hellman(&x25519_dalek::PublicKey::from(their.0))
-                .to_bytes(),
-        };
+        let shared = curve::x25519(&self.0, &their.0);
         if bool::from(shared.ct_eq(&[0u8; KEY_LEN])) {
-            shared.zeroize();
             return Err(KeyError::NonContributory);
         }
-        let out = DhOutput::from_bytes(shared);
-        shared.zeroize();
-        Ok(out)
+        Ok(DhOutput::from_bytes(*shared))
     }
 }
 

@@ -416,4 +416,47 @@ mod tests {
         assert!(is_below_prime(&below));
         assert!(!is_below_prime(&[0xFF; 32]));
     }
+
+    /// AWS-LC's Ed25519 (measured as the alternative verifier) accepts and refuses exactly what
+    /// curve25519-dalek's check does: honest signatures, tampered ones and `s + L`.
+    #[cfg(feature = "aws-lc")]
+    #[test]
+    fn aws_lc_ed25519_agrees_with_the_dalek_check() {
+        use aws_lc_rs::signature::{ED25519, UnparsedPublicKey};
+        use curve25519_dalek::scalar::Scalar;
+        let mut rng = rand::rngs::ChaCha20Rng::seed_from_u64(14);
+        // L, the group order, little-endian (RFC 8032 section 5.1).
+        let order = (-Scalar::ONE).to_bytes();
+        let mut checked = [0usize; 2];
+        for i in 0..64u8 {
+            let key = PrivateKey::generate(&mut rng);
+            let a = MontgomeryPoint(*key.public_key().as_bytes())
+                .to_edwards(0)
+                .unwrap();
+            let encoded = a.compress().to_bytes();
+            let sig = *sign(&key, b"m", &mut rng).as_bytes();
+            let mut variants = vec![sig];
+            let mut tampered = sig;
+            tampered[usize::from(i % 64)] ^= 1 << (i % 8);
+            variants.push(tampered);
+            // s + L, computed as s + (L - 1) + 1: the same point equation, refused as non-canonical.
+            let mut big_s = sig;
+            let mut carry = 1u16;
+            for (j, byte) in big_s[32..].iter_mut().enumerate() {
+                let sum = u16::from(*byte) + u16::from(order[j]) + carry;
+                *byte = sum as u8;
+                carry = sum >> 8;
+            }
+            variants.push(big_s);
+            for v in variants {
+                let dalek = verify_edwards(&a, &encoded, b"m", &v).is_ok();
+                let aws = UnparsedPublicKey::new(&ED25519, &encoded)
+                    .verify(b"m", &v)
+                    .is_ok();
+                assert_eq!(aws, dalek);
+                checked[usize::from(dalek)] += 1;
+            }
+        }
+        assert!(checked[0] >= 128 && checked[1] >= 60, "{checked:?}");
+    }
 }
