@@ -22,8 +22,8 @@ use rand_core::CryptoRng;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::{
-    Direction, EncryptSummary, FILE_KEY_LEN, FileError, HEADER_MAC_LEN, PayloadKeys, StreamSummary,
-    check_segment_size, header_mac, payload_keys, read_exact, stream_segments,
+    Direction, EncryptSummary, FILE_KEY_LEN, FileError, HEADER_MAC_LEN, PayloadKeys, Schedule,
+    StreamSummary, check_segment_size, header_mac, payload_keys, read_exact, stream_segments,
 };
 
 /// First bytes of an attachment body (chosen for this format, SPEC.md section 9.4).
@@ -91,6 +91,7 @@ fn body<R: Read, W: Write>(
         direction,
         keys,
         segment_size,
+        Schedule::Auto,
         &mut input,
         &mut output,
         |_| {},
@@ -110,8 +111,9 @@ fn attachment_header(segment_size: u32) -> [u8; ATTACHMENT_HEADER_LEN] {
 }
 
 /// Encrypts `input` under `key` as an attachment body with `segment_size` plaintext bytes per
-/// segment (1 ..= [`crate::MAX_SEGMENT_SIZE`]), writing it to `output` in one pass. Memory use is
-/// one segment whatever the input size.
+/// segment (1 ..= [`crate::MAX_SEGMENT_SIZE`]), writing it to `output` in one pass. Segments are
+/// sealed a batch at a time on every core; memory use is one batch ([`crate::MAX_BATCH_BYTES`],
+/// or one segment if larger) whatever the input size.
 pub fn encrypt_attachment<R: Read, W: Write>(
     key: &AttachmentKey,
     segment_size: u32,

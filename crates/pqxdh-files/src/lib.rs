@@ -1,8 +1,9 @@
 //! End-to-end encrypted files: a file is encrypted once under a fresh random file key, and the
 //! file key is wrapped for each recipient under a key derived from a PQXDH run from the sender's
 //! identity to the recipient's bundle. The body uses the STREAM construction (Hoang, Reyhanitabar,
-//! Rogaway, Vizár) over AES-256-GCM, so memory use is constant for any file size, and reordering,
-//! truncation, appending and header tampering are all detected. SPEC.md section 9 specifies
+//! Rogaway, Vizár) over AES-256-GCM, so memory use is bounded for any file size (one batch of
+//! segments, sealed and opened on every core: [`MAX_BATCH_BYTES`]), and reordering, truncation,
+//! appending and header tampering are all detected. SPEC.md section 9 specifies
 //! every byte. [`attachment`] is the same body under a caller's key with no recipients
 //! (SPEC.md section 9.4).
 //!
@@ -26,8 +27,13 @@
 pub mod armor;
 pub mod attachment;
 pub mod identity_file;
+mod segment_cipher;
+mod stream;
 
 pub use attachment::{AttachmentKey, AttachmentSummary, decrypt_attachment, encrypt_attachment};
+pub use stream::{MAX_BATCH_BYTES, PARALLEL_MIN_SEGMENTS, SEGMENTS_PER_THREAD};
+#[doc(hidden)]
+pub use stream::{Schedule, batch_segments};
 
 use std::io::{self, Read, Write};
 
@@ -47,6 +53,9 @@ use pqxdh::handshake::{HandshakeError, InitialHeader};
 use pqxdh::primitives::kem::Backend;
 use pqxdh::primitives::keys::{ENCODED_EC_LEN, KeyError, PublicKey};
 use pqxdh::primitives::xeddsa::Signature;
+
+use segment_cipher::SegmentCipher;
+pub(crate) use stream::{Direction, StreamSummary, stream_segments};
 
 /// First bytes of an encrypted file.
 pub const FILE_MAGIC: &[u8; 8] = b"PQXDHENC";
@@ -323,32 +332,6 @@ fn read_array<R: Read + ?Sized, const N: usize>(
     Ok(out)
 }
 
-/// Fills `chunk` from `input`, starting with the byte held back by the previous call, and looks
-/// one byte ahead to tell whether this is the last segment (a full chunk followed by end of input
-/// is last too). Returns the bytes filled and whether the segment is the last.
-fn read_segment<R: Read + ?Sized>(
-    input: &mut R,
-    chunk: &mut [u8],
-    pending: &mut Option<u8>,
-) -> io::Result<(usize, bool)> {
-    let mut filled = 0;
-    if let (Some(b), Some(first)) = (pending.take(), chunk.first_mut()) {
-        *first = b;
-        filled = 1;
-    }
-    filled += read_full(input, chunk.get_mut(filled..).unwrap_or_default())?;
-    if filled < chunk.len() {
-        return Ok((filled, true));
-    }
-    let mut one = [0u8; 1];
-    if read_full(input, &mut one)? == 0 {
-        Ok((filled, true))
-    } else {
-        *pending = Some(one[0]);
-        Ok((filled, false))
-    }
-}
-
 /// Reads until `buf` is full or the input ends; returns how many bytes were read.
 pub fn read_full<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
@@ -369,7 +352,7 @@ pub fn read_full<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> io::Result
 /// The keys derived from the file key and the header.
 pub(crate) struct PayloadKeys {
     mac_key: Zeroizing<[u8; 32]>,
-    cipher: Aes256Gcm,
+    cipher: SegmentCipher,
     nonce_prefix: [u8; NONCE_PREFIX_LEN],
 }
 
@@ -387,12 +370,13 @@ pub(crate) fn payload_keys(
         .expand(info, &mut okm[..])
         .map_err(|_| FileError::Encryption)?;
     let (mac, rest) = okm.split_at(32);
-    let (key, prefix) = rest.split_at(32);
+    let (key, prefix) = rest.split_at(segment_cipher::KEY_LEN);
+    let key: &[u8; segment_cipher::KEY_LEN] = key.try_into().map_err(|_| FileError::Encryption)?;
     let mut mac_key = Zeroizing::new([0u8; 32]);
     mac_key.copy_from_slice(mac);
     Ok(PayloadKeys {
         mac_key,
-        cipher: Aes256Gcm::new_from_slice(key).map_err(|_| FileError::Encryption)?,
+        cipher: SegmentCipher::new(key).map_err(|_| FileError::Encryption)?,
         nonce_prefix: prefix.try_into().map_err(|_| FileError::Encryption)?,
     })
 }
@@ -416,18 +400,6 @@ fn wrap_cipher(root_key: &[u8; 32]) -> Result<Aes256Gcm, FileError> {
 /// fixed at zero.
 const WRAP_NONCE: [u8; 12] = [0u8; 12];
 
-fn segment_nonce(prefix: &[u8; NONCE_PREFIX_LEN], index: u32, last: bool) -> SegmentNonce {
-    let mut nonce = [0u8; 12];
-    let (p, rest) = nonce.split_at_mut(NONCE_PREFIX_LEN);
-    p.copy_from_slice(prefix);
-    let (counter, flag) = rest.split_at_mut(4);
-    counter.copy_from_slice(&index.to_be_bytes());
-    if let Some(f) = flag.first_mut() {
-        *f = u8::from(last);
-    }
-    Nonce::from(nonce)
-}
-
 /// What [`encrypt`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EncryptSummary {
@@ -441,8 +413,9 @@ pub struct EncryptSummary {
 
 /// Encrypts `input` to every bundle in `recipients` from `sender`, writing the container to
 /// `output`, version 2: the file ends with `sender`'s XEdDSA signature over the header and every
-/// segment tag. Every bundle is verified first; memory use is one segment whatever the input size,
-/// and the output is written in one pass (no staging).
+/// segment tag. Every bundle is verified first; segments are sealed a batch at a time on every core
+/// (memory use is one batch, at most [`MAX_BATCH_BYTES`] or one segment, whatever the input
+/// size), and the output is written in order in one pass (no staging).
 pub fn encrypt<R, W, G>(
     sender: &IdentityKeyPair,
     recipients: &[PreKeyBundle],
@@ -450,6 +423,34 @@ pub fn encrypt<R, W, G>(
     input: R,
     output: W,
     rng: &mut G,
+) -> Result<EncryptSummary, FileError>
+where
+    R: Read,
+    W: Write,
+    G: CryptoRng + ?Sized,
+{
+    encrypt_scheduled(
+        sender,
+        recipients,
+        options,
+        input,
+        output,
+        rng,
+        Schedule::Auto,
+    )
+}
+
+/// Test hook: [`encrypt`] with the body run on the given threads ([`Schedule`]); the bytes are
+/// the same for every schedule.
+#[doc(hidden)]
+pub fn encrypt_scheduled<R, W, G>(
+    sender: &IdentityKeyPair,
+    recipients: &[PreKeyBundle],
+    options: EncryptOptions,
+    input: R,
+    output: W,
+    rng: &mut G,
+    schedule: Schedule,
 ) -> Result<EncryptSummary, FileError>
 where
     R: Read,
@@ -464,9 +465,11 @@ where
         output,
         rng,
         FILE_VERSION,
+        schedule,
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn encrypt_versioned<R, W, G>(
     sender: &IdentityKeyPair,
     recipients: &[PreKeyBundle],
@@ -475,6 +478,7 @@ fn encrypt_versioned<R, W, G>(
     output: W,
     rng: &mut G,
     version: u8,
+    schedule: Schedule,
 ) -> Result<EncryptSummary, FileError>
 where
     R: Read,
@@ -536,6 +540,7 @@ where
         output,
         rng,
         version,
+        schedule,
     )
 }
 
@@ -550,6 +555,7 @@ fn write_body<R, W, G>(
     mut output: W,
     rng: &mut G,
     version: u8,
+    schedule: Schedule,
 ) -> Result<EncryptSummary, FileError>
 where
     R: Read,
@@ -565,6 +571,7 @@ where
         Direction::Seal,
         keys,
         segment_size,
+        schedule,
         &mut input,
         &mut output,
         |tag| transcript.tag(tag),
@@ -581,122 +588,6 @@ where
         ciphertext_len,
         segments: stream.segments,
     })
-}
-
-/// What the STREAM body of a container held.
-pub(crate) struct StreamSummary {
-    /// Plaintext bytes.
-    pub(crate) plaintext_len: u64,
-    /// Number of segments.
-    pub(crate) segments: u64,
-}
-
-impl StreamSummary {
-    /// Bytes of the segments on disk: the plaintext and one tag per segment.
-    pub(crate) fn body_len(&self) -> u64 {
-        self.plaintext_len + self.segments * TAG_LEN as u64
-    }
-}
-
-/// Which way [`stream_segments`] runs.
-#[derive(Clone, Copy)]
-pub(crate) enum Direction {
-    /// Read plaintext, write segments.
-    Seal,
-    /// Read segments, write plaintext.
-    Open,
-}
-
-/// Runs the STREAM body (SPEC.md section 9.1, "Segments") under `keys` with `segment_size`
-/// plaintext bytes per segment, handing each tag to `on_tag` in order. Sealing cuts `input` into
-/// segments and writes them to `output`; opening writes each segment's plaintext to `output` only
-/// once its tag has verified, and fails on a modified, reordered, truncated or extended stream.
-/// Both look one byte ahead to tell the last segment; memory use is one segment.
-pub(crate) fn stream_segments<R, W>(
-    direction: Direction,
-    keys: &PayloadKeys,
-    segment_size: u32,
-    input: &mut R,
-    output: &mut W,
-    mut on_tag: impl FnMut(&[u8]),
-) -> Result<StreamSummary, FileError>
-where
-    R: Read + ?Sized,
-    W: Write + ?Sized,
-{
-    let chunk_len = usize::try_from(segment_size).map_err(|_| FileError::TooLarge)?
-        + match direction {
-            Direction::Seal => 0,
-            Direction::Open => TAG_LEN,
-        };
-    let mut buf = vec![0u8; chunk_len];
-    let mut pending: Option<u8> = None;
-    let mut index: u32 = 0;
-    let mut plaintext_len: u64 = 0;
-    loop {
-        let (filled, last) = read_segment(input, &mut buf, &mut pending)?;
-        let chunk = buf.get_mut(..filled).ok_or(FileError::Encryption)?;
-        let nonce = segment_nonce(&keys.nonce_prefix, index, last);
-        plaintext_len += match direction {
-            Direction::Seal => seal_segment(keys, &nonce, chunk, output, &mut on_tag)?,
-            Direction::Open => open_segment(keys, &nonce, index, chunk, output, &mut on_tag)?,
-        };
-        if last {
-            break;
-        }
-        index = index.checked_add(1).ok_or(FileError::TooLarge)?;
-    }
-    Ok(StreamSummary {
-        plaintext_len,
-        segments: u64::from(index) + 1,
-    })
-}
-
-type SegmentNonce = Nonce<aes_gcm::aead::consts::U12>;
-
-/// Encrypts one plaintext chunk in place and writes it with its tag; returns the plaintext length.
-fn seal_segment<W: Write + ?Sized>(
-    keys: &PayloadKeys,
-    nonce: &SegmentNonce,
-    data: &mut [u8],
-    output: &mut W,
-    on_tag: &mut impl FnMut(&[u8]),
-) -> Result<u64, FileError> {
-    let tag = keys
-        .cipher
-        .encrypt_inout_detached(nonce, b"", (&mut *data).into())
-        .map_err(|_| FileError::Encryption)?;
-    output.write_all(data)?;
-    output.write_all(&tag)?;
-    on_tag(&tag);
-    Ok(data.len() as u64)
-}
-
-/// Authenticates and decrypts segment `index` (ciphertext || tag) in place, then writes its
-/// plaintext; returns the plaintext length.
-fn open_segment<W: Write + ?Sized>(
-    keys: &PayloadKeys,
-    nonce: &SegmentNonce,
-    index: u32,
-    chunk: &mut [u8],
-    output: &mut W,
-    on_tag: &mut impl FnMut(&[u8]),
-) -> Result<u64, FileError> {
-    let Some(data_len) = chunk.len().checked_sub(TAG_LEN) else {
-        return Err(if index == 0 && chunk.is_empty() {
-            FileError::Truncated("no segments")
-        } else {
-            FileError::SegmentAuthentication(index)
-        });
-    };
-    let (data, tag) = chunk.split_at_mut(data_len);
-    on_tag(tag);
-    let tag = Tag::try_from(&*tag).map_err(|_| FileError::Encryption)?;
-    keys.cipher
-        .decrypt_inout_detached(nonce, b"", (&mut *data).into(), &tag)
-        .map_err(|_| FileError::SegmentAuthentication(index))?;
-    output.write_all(data)?;
-    Ok(data.len() as u64)
 }
 
 /// The running hash a version-2 signature covers: label, header, MAC, then every segment tag in
@@ -812,6 +703,7 @@ where
         output,
         rng,
         FILE_VERSION_UNSIGNED,
+        Schedule::Auto,
     )
 }
 
@@ -850,6 +742,7 @@ where
         output,
         rng,
         version,
+        Schedule::Auto,
     )
 }
 
@@ -871,13 +764,27 @@ pub struct DecryptSummary {
 }
 
 /// Decrypts a container from `input` as the owner of `store`, writing plaintext to `output`
-/// segment by segment. Each segment is authenticated before it is written, but truncation and the
+/// segment by segment (opened a batch at a time on every core; a failing segment stops the body
+/// with the batch's earlier, authenticated segments written, exactly as one at a time). Each
+/// segment is authenticated before it is written, but truncation and the
 /// sender's signature (version 2) are only checked at the end: output is trustworthy only when
 /// this returns `Ok`, and the caller must discard `output` if it returns an error.
-pub fn decrypt<R, W>(
+pub fn decrypt<R, W>(store: &PreKeyStore, input: R, output: W) -> Result<DecryptSummary, FileError>
+where
+    R: Read,
+    W: Write,
+{
+    decrypt_scheduled(store, input, output, Schedule::Auto)
+}
+
+/// Test hook: [`decrypt`] with the body run on the given threads ([`Schedule`]); what reaches
+/// `output`, on success or on any error, is the same for every schedule.
+#[doc(hidden)]
+pub fn decrypt_scheduled<R, W>(
     store: &PreKeyStore,
     mut input: R,
     mut output: W,
+    schedule: Schedule,
 ) -> Result<DecryptSummary, FileError>
 where
     R: Read,
@@ -898,6 +805,7 @@ where
         Direction::Open,
         &keys,
         header.segment_size,
+        schedule,
         &mut input,
         &mut output,
         |tag| transcript.tag(tag),
