@@ -8,7 +8,9 @@ them: `sizes.json` (`benches/handshake.rs`), `sizes-ratchet.json` (`benches/ratc
 
 The "Server load (pqxdh-server)" section is not criterion's: `cargo bench -p pqxdh-server --bench
 load` writes it to `target/server-load.md`, which is appended when present; otherwise the section
-already in the output file is kept.
+already in the output file is kept. Likewise "File encryption against age and rage", written by
+`scripts/files_compare.sh` to `$CARGO_TARGET_DIR/files-compare.md` (default `target/`), and the
+hand-written "Durable client (pqxdh-client)" section, which is kept.
 
     CRITERION_HOME="$PWD/target/criterion" cargo bench --bench primitives --bench handshake --bench ratchet --bench node -- --warm-up-time 1 --measurement-time 3
 (benches of the outer crates run in their own package folders: CRITERION_HOME gathers every
@@ -483,24 +485,34 @@ def bundle_cache_section(h, handshake_load: str) -> list[str]:
     return L
 
 
+# Sections that are not criterion's: each is read from the file its measuring tool writes when
+# present, else kept as it stands in the output file (a heading through the next "## ").
 SERVER_LOAD_HEADING = "## Server load (pqxdh-server)"
+FILES_COMPARE_HEADING = "## File encryption against age and rage"
+CLIENT_HEADING = "## Durable client (pqxdh-client)"
 
 
-def server_load_section(out: Path) -> list[str]:
-    """The server load section: `target/server-load.md` when present, else the one in `out`."""
+def kept_section(out: Path, heading: str, written: Path | None) -> list[str]:
+    """The section under `heading`: `written` (the tool's output) when present, else the one in
+    `out`, without trailing blank lines."""
+    lines: list[str] = []
     try:
-        return (ROOT / "target" / "server-load.md").read_text().rstrip("\n").split("\n")
+        if written is not None:
+            lines = written.read_text().rstrip("\n").split("\n")
     except OSError:
-        pass
-    try:
-        lines = out.read_text().split("\n")
-    except OSError:
-        return []
-    if SERVER_LOAD_HEADING not in lines:
-        return []
-    start = lines.index(SERVER_LOAD_HEADING)
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    return lines[start:end]
+        lines = []
+    if not lines:
+        try:
+            old = out.read_text().split("\n")
+        except OSError:
+            old = []
+        if heading in old:
+            start = old.index(heading)
+            end = next((i for i in range(start + 1, len(old)) if old[i].startswith("## ")), len(old))
+            lines = old[start:end]
+    while lines and lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def main() -> int:
@@ -771,9 +783,13 @@ def main() -> int:
         "included; `node/pipe_send_receive_pair_64`: the same pair written to a `pqxdh-node`",
         "subprocess's stdin, each reply line read back before the next request. Rates are per pair.",
         "`files_64MiB/*` (`--bench files`): a 64 MiB in-memory file encrypted and decrypted to one",
-        "recipient, next to raw AES-256-GCM over the same buffer in one call and in 64 KiB segments",
-        "copied in from the input and out to the output, as any Read -> Write stream must",
-        "(`raw_aes256gcm_segments_copied`: the best a streaming format can do on this machine).",
+        "recipient on every core (`encrypt`, `decrypt`) and one segment at a time (`*_serial`), next",
+        "to RustCrypto's raw AES-256-GCM on one core over the same buffer in one call and in 64 KiB",
+        "segments copied in from the input and out to the output, as any Read -> Write stream must",
+        "(`raw_aes256gcm_segments_copied`). `files_aes256gcm/*`: one core sealing one 16 KiB or 64 KiB",
+        "buffer in place with RustCrypto's `aes-gcm` and with AWS-LC's (`aws-lc-rs`, what segments use",
+        "by default). `files_small/*`: whole encryptions of 128 KiB and 1 MiB (a PQXDH run and a",
+        "signature included), serial against parallel batches (`PARALLEL_MIN_SEGMENTS`).",
         "",
     ]
     if others:
@@ -858,11 +874,17 @@ def main() -> int:
         ]
     L.append("")
 
-    server_load = server_load_section(args.out)
-    while server_load and server_load[-1] == "":
-        server_load.pop()
-    if server_load:
-        L += server_load + [""]
+    # The server load section is written by `cargo bench -p pqxdh-server --bench load`, the
+    # file comparison by `scripts/files_compare.sh`; the client's section is hand-written.
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    for heading, written in (
+        (FILES_COMPARE_HEADING, target / "files-compare.md"),
+        (SERVER_LOAD_HEADING, ROOT / "target" / "server-load.md"),
+        (CLIENT_HEADING, None),
+    ):
+        section = kept_section(args.out, heading, written)
+        if section:
+            L += section + [""]
 
     args.out.write_text("\n".join(L))
     print(f"wrote {args.out} and {args.svg}")

@@ -112,8 +112,8 @@ fn attachment_header(segment_size: u32) -> [u8; ATTACHMENT_HEADER_LEN] {
 
 /// Encrypts `input` under `key` as an attachment body with `segment_size` plaintext bytes per
 /// segment (1 ..= [`crate::MAX_SEGMENT_SIZE`]), writing it to `output` in one pass. Segments are
-/// sealed a batch at a time on every core; memory use is one batch ([`crate::MAX_BATCH_BYTES`],
-/// or one segment if larger) whatever the input size.
+/// sealed a batch at a time on every core; memory use is [`crate::IN_FLIGHT_BATCHES`] batches
+/// ([`crate::MAX_BATCH_BYTES`] each, or one segment if larger) whatever the input size.
 pub fn encrypt_attachment<R: Read, W: Write>(
     key: &AttachmentKey,
     segment_size: u32,

@@ -1,8 +1,8 @@
 //! End-to-end encrypted files: a file is encrypted once under a fresh random file key, and the
 //! file key is wrapped for each recipient under a key derived from a PQXDH run from the sender's
 //! identity to the recipient's bundle. The body uses the STREAM construction (Hoang, Reyhanitabar,
-//! Rogaway, Vizár) over AES-256-GCM, so memory use is bounded for any file size (one batch of
-//! segments, sealed and opened on every core: [`MAX_BATCH_BYTES`]), and reordering, truncation,
+//! Rogaway, Vizár) over AES-256-GCM, so memory use is bounded for any file size ([`IN_FLIGHT_BATCHES`]
+//! batches of segments, sealed and opened on every core: [`MAX_BATCH_BYTES`] each), and reordering, truncation,
 //! appending and header tampering are all detected. SPEC.md section 9 specifies
 //! every byte. [`attachment`] is the same body under a caller's key with no recipients
 //! (SPEC.md section 9.4).
@@ -31,7 +31,7 @@ mod segment_cipher;
 mod stream;
 
 pub use attachment::{AttachmentKey, AttachmentSummary, decrypt_attachment, encrypt_attachment};
-pub use stream::{MAX_BATCH_BYTES, PARALLEL_MIN_SEGMENTS, SEGMENTS_PER_THREAD};
+pub use stream::{IN_FLIGHT_BATCHES, MAX_BATCH_BYTES, PARALLEL_MIN_SEGMENTS, SEGMENTS_PER_THREAD};
 #[doc(hidden)]
 pub use stream::{Schedule, batch_segments};
 
@@ -413,9 +413,10 @@ pub struct EncryptSummary {
 
 /// Encrypts `input` to every bundle in `recipients` from `sender`, writing the container to
 /// `output`, version 2: the file ends with `sender`'s XEdDSA signature over the header and every
-/// segment tag. Every bundle is verified first; segments are sealed a batch at a time on every core
-/// (memory use is one batch, at most [`MAX_BATCH_BYTES`] or one segment, whatever the input
-/// size), and the output is written in order in one pass (no staging).
+/// segment tag. Every bundle is verified first; segments are sealed a batch at a time on every
+/// core (memory use is [`IN_FLIGHT_BATCHES`] batches of at most [`MAX_BATCH_BYTES`] or one
+/// segment, whatever the input size), and the output is written in order in one pass (no
+/// staging).
 pub fn encrypt<R, W, G>(
     sender: &IdentityKeyPair,
     recipients: &[PreKeyBundle],

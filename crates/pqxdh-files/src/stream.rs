@@ -1,25 +1,26 @@
 //! The STREAM body shared by the recipient container and attachments (SPEC.md section 9.1,
-//! "Segments"), sealed or opened a bounded batch of segments at a time: the batch is read in
-//! order on the calling thread, its segments are sealed or opened on every core (rayon's global
-//! pool), then written in order. Segments are independent under STREAM (each has its own nonce),
-//! so the bytes are those of one segment at a time; only the memory bound changes, from one
-//! segment to one batch.
+//! "Segments"), sealed or opened a bounded batch of segments at a time: batches are read in order
+//! on the calling thread, their segments sealed or opened on every core (rayon's global pool),
+//! then written in order, the next batch read and the previous written while the pool works.
+//! Segments are independent under STREAM (each has its own nonce), so the bytes are those of one
+//! segment at a time; only the memory bound changes, from one segment to [`IN_FLIGHT_BATCHES`]
+//! batches.
 
 use std::io::{self, Read, Write};
 
 use rayon::prelude::*;
 
 use crate::segment_cipher::NONCE_LEN;
-use crate::{FileError, NONCE_PREFIX_LEN, PayloadKeys, TAG_LEN, read_full};
+use crate::{FileError, MAX_SEGMENT_SIZE, NONCE_PREFIX_LEN, PayloadKeys, TAG_LEN, read_full};
 
 /// Segments a batch holds per worker thread: two, so that a thread that finishes its share early
 /// takes another instead of idling until the batch ends.
 pub const SEGMENTS_PER_THREAD: usize = 2;
 
-/// Largest batch, in bytes of segment buffers (segment size + tag, each): the body's whole
-/// buffer whatever the file size and the number of cores. A segment larger than this (segment
-/// sizes go up to 16 MiB) makes a batch of one.
-pub const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
+/// Largest batch, in bytes of segment buffers (segment size + tag, each); the body holds
+/// [`IN_FLIGHT_BATCHES`] of them whatever the file size and the number of cores (12 MiB). A
+/// segment larger than this (segment sizes go up to 16 MiB) makes a batch of one.
+pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 
 /// A batch of fewer segments than this is sealed or opened on the calling thread: a full batch
 /// for two threads. Below it the work (about 15 µs per 64 KiB segment with AWS-LC on one core
@@ -155,11 +156,14 @@ impl Slot {
 /// plaintext bytes per segment, handing each tag to `on_tag` in order. Sealing cuts `input` into
 /// segments and writes them to `output`; opening writes each segment's plaintext to `output` only
 /// once its tag has verified, and fails on a modified, reordered, truncated or extended stream.
-/// Both look one byte ahead to tell the last segment. What reaches `output` before an error is
-/// the same as one segment at a time: every segment before the first failing one, nothing of it
-/// or after it (an open that fails in a batch writes the batch's earlier, authenticated segments
-/// first). Memory use is one batch ([`batch_segments`], at most [`MAX_BATCH_BYTES`] or one
-/// segment).
+/// Both look one byte ahead to tell the last segment.
+///
+/// Batches go through a pipeline of [`IN_FLIGHT_BATCHES`]: while the pool seals or opens one,
+/// the calling thread writes the one before it and reads the one after it (the reader and writer
+/// need not be `Send`). What reaches `output` before an error is the same as one segment at a
+/// time: every segment before the first failing one, nothing of it or after it (an open that
+/// fails in a batch writes the batch's earlier, authenticated segments first; read-ahead only
+/// reads). Memory use is [`IN_FLIGHT_BATCHES`] batches ([`batch_segments`]).
 pub(crate) fn stream_segments<R, W>(
     direction: Direction,
     keys: &PayloadKeys,
@@ -167,110 +171,193 @@ pub(crate) fn stream_segments<R, W>(
     schedule: Schedule,
     input: &mut R,
     output: &mut W,
-    mut on_tag: impl FnMut(&[u8]),
+    on_tag: impl FnMut(&[u8]),
 ) -> Result<StreamSummary, FileError>
 where
     R: Read + ?Sized,
     W: Write + ?Sized,
 {
     let segment_len = usize::try_from(segment_size).map_err(|_| FileError::TooLarge)?;
-    let chunk_len = segment_len + TAG_LEN;
-    let read_len = match direction {
-        Direction::Seal => segment_len,
-        Direction::Open => chunk_len,
-    };
     let (per_batch, min_parallel) = match schedule {
         Schedule::Serial => (1, usize::MAX),
         Schedule::Auto => match rayon::current_num_threads() {
             0 | 1 => (1, usize::MAX),
-            threads => (batch_segments(threads, chunk_len), PARALLEL_MIN_SEGMENTS),
+            threads => (
+                batch_segments(threads, segment_len + TAG_LEN),
+                PARALLEL_MIN_SEGMENTS,
+            ),
         },
-        Schedule::Parallel { threads } => (batch_segments(threads, chunk_len), 1),
+        Schedule::Parallel { threads } => (batch_segments(threads, segment_len + TAG_LEN), 1),
     };
-    // Buffers are added as segments arrive, so a small file allocates only what it fills.
-    let mut slots: Vec<Slot> = Vec::with_capacity(per_batch);
-    let mut pending: Option<u8> = None;
-    let mut next_index: Option<u32> = Some(0);
-    let mut plaintext_len: u64 = 0;
-    let mut segments: u64 = 0;
-    loop {
-        let (used, ended, read_error) = read_batch(
-            input,
-            &mut slots,
-            per_batch,
-            read_len,
-            chunk_len,
-            &mut pending,
-            &mut next_index,
-        );
-        let batch = slots.get_mut(..used).ok_or(FileError::Encryption)?;
-        if used >= min_parallel {
-            batch.par_iter_mut().for_each(|s| s.run(direction, keys));
+    let mut reader = BatchReader {
+        input,
+        direction,
+        segment_len,
+        per_batch,
+        pending: None,
+        next_index: Some(0),
+    };
+    let mut writer = BatchWriter {
+        output,
+        direction,
+        on_tag,
+        plaintext_len: 0,
+        segments: 0,
+    };
+    let crypt = |batch: &mut Batch| {
+        let slots = batch.slots.get_mut(..batch.used).unwrap_or_default();
+        if slots.len() >= min_parallel {
+            slots.par_iter_mut().for_each(|s| s.run(direction, keys));
         } else {
-            batch.iter_mut().for_each(|s| s.run(direction, keys));
+            slots.iter_mut().for_each(|s| s.run(direction, keys));
         }
-        for slot in batch.iter_mut() {
-            let plain_len = std::mem::replace(&mut slot.outcome, Ok(0))?;
-            let (tag, out) = slot
-                .tag_and_output(direction, plain_len)
-                .ok_or(FileError::Encryption)?;
-            on_tag(tag);
-            output.write_all(out)?;
-            plaintext_len += plain_len as u64;
-            segments += 1;
+    };
+
+    // `done`: sealed or opened, to write; `current`: read, to seal or open; `ahead`: to read.
+    let mut done = Batch::default();
+    let mut current = Batch::default();
+    let mut ahead = Batch::default();
+    reader.fill(&mut current);
+    loop {
+        let more = current.continues();
+        if current.used >= min_parallel {
+            rayon::in_place_scope(|scope| {
+                let (crypt, current) = (&crypt, &mut current);
+                scope.spawn(move |_| crypt(current));
+                writer.write(&mut done)?;
+                if more {
+                    reader.fill(&mut ahead);
+                }
+                Ok::<(), FileError>(())
+            })?;
+        } else {
+            crypt(&mut current);
+            writer.write(&mut done)?;
+            if more {
+                reader.fill(&mut ahead);
+            }
         }
-        if let Some(e) = read_error {
-            return Err(e);
-        }
-        if ended {
+        std::mem::swap(&mut done, &mut current);
+        std::mem::swap(&mut current, &mut ahead);
+        if !more {
+            writer.write(&mut done)?;
             return Ok(StreamSummary {
-                plaintext_len,
-                segments,
+                plaintext_len: writer.plaintext_len,
+                segments: writer.segments,
             });
         }
     }
 }
 
-/// Reads up to `per_batch` segments into `slots` (growing it as needed), stopping after the last
-/// segment or at a read error. Returns how many were read, whether the last was among them, and
-/// the error that stopped it, reported only after the segments read before it are written.
-fn read_batch<R: Read + ?Sized>(
-    input: &mut R,
-    slots: &mut Vec<Slot>,
+/// Batches in flight at once: one being written, one being sealed or opened, one being read.
+pub const IN_FLIGHT_BATCHES: usize = 3;
+
+// The body's buffers, checked when the crate compiles: 12 MiB at most for segments up to
+// `MAX_BATCH_BYTES`, and under 64 MiB at the largest segment size (a batch of one).
+const _: () = assert!(IN_FLIGHT_BATCHES * MAX_BATCH_BYTES <= 12 << 20);
+const _: () = assert!(IN_FLIGHT_BATCHES * (MAX_SEGMENT_SIZE as usize + TAG_LEN) < 64 << 20);
+
+/// Up to one batch of segments: the first `used` slots are in use. `ended`: the last segment is
+/// among them; `read_error`: what stopped reading after them, reported once they are written.
+#[derive(Default)]
+struct Batch {
+    slots: Vec<Slot>,
+    used: usize,
+    ended: bool,
+    read_error: Option<FileError>,
+}
+
+impl Batch {
+    /// Whether reading goes on after this batch.
+    fn continues(&self) -> bool {
+        !self.ended && self.read_error.is_none()
+    }
+}
+
+/// Cuts the input into segments, in order, a batch at a time.
+struct BatchReader<'a, R: ?Sized> {
+    input: &'a mut R,
+    direction: Direction,
+    segment_len: usize,
     per_batch: usize,
-    read_len: usize,
-    chunk_len: usize,
-    pending: &mut Option<u8>,
-    next_index: &mut Option<u32>,
-) -> (usize, bool, Option<FileError>) {
-    let mut used = 0;
-    while used < per_batch {
-        // The counter ran out after a segment that was not the last (2^32 segments).
-        let Some(index) = *next_index else {
-            return (used, false, Some(FileError::TooLarge));
+    pending: Option<u8>,
+    next_index: Option<u32>,
+}
+
+impl<R: Read + ?Sized> BatchReader<'_, R> {
+    /// Reads up to one batch of segments into `batch` (growing its buffers as segments arrive,
+    /// so that a small file allocates only what it fills), stopping after the last segment or at
+    /// a read error.
+    fn fill(&mut self, batch: &mut Batch) {
+        let chunk_len = self.segment_len + TAG_LEN;
+        let read_len = match self.direction {
+            Direction::Seal => self.segment_len,
+            Direction::Open => chunk_len,
         };
-        if slots.len() == used {
-            slots.push(Slot::new(chunk_len));
-        }
-        let Some(slot) = slots.get_mut(used) else {
-            return (used, false, Some(FileError::Encryption));
-        };
-        let buf = slot.buf.get_mut(..read_len).unwrap_or_default();
-        match read_segment(input, buf, pending) {
-            Ok((filled, last)) => {
-                slot.filled = filled;
-                slot.index = index;
-                slot.last = last;
-                used += 1;
-                if last {
-                    return (used, true, None);
-                }
-                *next_index = index.checked_add(1);
+        batch.used = 0;
+        batch.ended = false;
+        batch.read_error = None;
+        while batch.used < self.per_batch {
+            // The counter ran out after a segment that was not the last (2^32 segments).
+            let Some(index) = self.next_index else {
+                batch.read_error = Some(FileError::TooLarge);
+                return;
+            };
+            if batch.slots.len() == batch.used {
+                batch.slots.push(Slot::new(chunk_len));
             }
-            Err(e) => return (used, false, Some(FileError::Io(e))),
+            let Some(slot) = batch.slots.get_mut(batch.used) else {
+                batch.read_error = Some(FileError::Encryption);
+                return;
+            };
+            let buf = slot.buf.get_mut(..read_len).unwrap_or_default();
+            match read_segment(self.input, buf, &mut self.pending) {
+                Ok((filled, last)) => {
+                    slot.filled = filled;
+                    slot.index = index;
+                    slot.last = last;
+                    batch.used += 1;
+                    if last {
+                        batch.ended = true;
+                        return;
+                    }
+                    self.next_index = index.checked_add(1);
+                }
+                Err(e) => {
+                    batch.read_error = Some(FileError::Io(e));
+                    return;
+                }
+            }
         }
     }
-    (used, false, None)
+}
+
+/// Writes sealed or opened batches in order, handing each tag on.
+struct BatchWriter<'a, W: ?Sized, T> {
+    output: &'a mut W,
+    direction: Direction,
+    on_tag: T,
+    plaintext_len: u64,
+    segments: u64,
+}
+
+impl<W: Write + ?Sized, T: FnMut(&[u8])> BatchWriter<'_, W, T> {
+    /// Writes `batch`'s segments in order up to the first that failed, whose error it returns;
+    /// then the error that stopped reading after them, if any. Empties the batch.
+    fn write(&mut self, batch: &mut Batch) -> Result<(), FileError> {
+        let used = std::mem::take(&mut batch.used);
+        for slot in batch.slots.iter_mut().take(used) {
+            let plain_len = std::mem::replace(&mut slot.outcome, Ok(0))?;
+            let (tag, out) = slot
+                .tag_and_output(self.direction, plain_len)
+                .ok_or(FileError::Encryption)?;
+            (self.on_tag)(tag);
+            self.output.write_all(out)?;
+            self.plaintext_len += plain_len as u64;
+            self.segments += 1;
+        }
+        batch.read_error.take().map_or(Ok(()), Err)
+    }
 }
 
 /// Fills `chunk` from `input`, starting with the byte held back by the previous call, and looks
@@ -315,7 +402,6 @@ fn segment_nonce(prefix: &[u8; NONCE_PREFIX_LEN], index: u32, last: bool) -> [u8
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::MAX_SEGMENT_SIZE;
 
     /// The body's buffers are `batch_segments * (segment size + tag)` bytes: at most
     /// `MAX_BATCH_BYTES`, or one segment when a segment alone is larger, for any core count.
@@ -343,8 +429,11 @@ mod tests {
         }
         // The default segment size on 2 cores: 4 segments of 64 KiB + 16 in flight.
         assert_eq!(batch_segments(2, 65_536 + TAG_LEN), 4);
-        // Sixteen cores fill the batch limit at 64 KiB: 8 MiB / (64 KiB + 16) = 127.
-        assert_eq!(batch_segments(1024, 65_536 + TAG_LEN), 127);
+        // Thirty-two cores fill the batch limit at 64 KiB: 4 MiB / (64 KiB + 16) = 63.
+        assert_eq!(batch_segments(1024, 65_536 + TAG_LEN), 63);
+        // All batches in flight, at the largest segment size: 3 x (16 MiB + 16), under 64 MiB.
+        let largest = MAX_SEGMENT_SIZE as usize + TAG_LEN;
+        assert!(IN_FLIGHT_BATCHES * batch_segments(usize::MAX, largest) * largest < 64 << 20);
         assert_eq!(batch_segments(64, MAX_SEGMENT_SIZE as usize + TAG_LEN), 1);
         assert_eq!(batch_segments(0, 100), 1);
     }

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Hand-measured file encryption rows for BENCHMARKS.md: one file on tmpfs encrypted and decrypted
+# by `pqxdh` (release build; on every core and with RAYON_NUM_THREADS=1), age and rage (X25519
+# recipient), each under /usr/bin/time, next to `openssl speed -evp aes-256-gcm`. Tools that are
+# not installed are skipped (CI runs none of this). Writes target/files-compare.md, which
+# scripts/bench_report.py puts in BENCHMARKS.md ("File encryption against age and rage").
+#
+#   cargo build --release -p pqxdh-cli --bin pqxdh && scripts/files_compare.sh [SIZE_MIB]
+#
+# PQXDH_BIN (default target/release/pqxdh, or $CARGO_TARGET_DIR/release/pqxdh), AGE_BIN and
+# RAGE_BIN override the binaries; WORK (default /dev/shm) is where the files go.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+size_mib="${1:-1024}"
+work_root="${WORK:-/dev/shm}"
+pqxdh="${PQXDH_BIN:-${CARGO_TARGET_DIR:-target}/release/pqxdh}"
+age_bin="${AGE_BIN:-$(command -v age || true)}"
+rage_bin="${RAGE_BIN:-$(command -v rage || true)}"
+out_md="${CARGO_TARGET_DIR:-target}/files-compare.md"
+[ -x /usr/bin/time ] || { echo "needs /usr/bin/time (Debian package time)" >&2; exit 1; }
+[ -x "$pqxdh" ] || { echo "no pqxdh binary at $pqxdh: build it first" >&2; exit 1; }
+
+work="$(mktemp -d "$work_root/pqxdh-files-compare.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+head -c "$((size_mib * 1024 * 1024))" /dev/urandom > "$work/plain"
+bytes="$(stat -c %s "$work/plain")"
+
+rows=()
+# run LABEL COMMAND...: times one run; appends a table row (wall, user+sys, GiB/s, CPU s per
+# GiB, peak RSS, load average when it started).
+run() {
+    local label="$1"; shift
+    local load; load="$(cut -d' ' -f1-3 /proc/loadavg)"
+    /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$@" > /dev/null 2> "$work/stderr" \
+        || { cat "$work/stderr" >&2; echo "failed: $label" >&2; exit 1; }
+    read -r wall user sys rss_kib < "$work/time"
+    rows+=("$(awk -v l="$label" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss_kib" \
+        -v b="$bytes" -v la="$load" 'BEGIN {
+            gib = b / 1073741824; cpu = u + s
+            printf "| %s | %.2f | %.2f (%.2f + %.2f) | %.2f | %.2f | %.1f | %s |", \
+                l, w, cpu, u, s, gib / w, cpu / gib, r / 1024, la }')")
+}
+
+cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+openssl_16k=""
+if command -v openssl > /dev/null; then
+    # The 16384-byte column, in 1000s of bytes per second: one core's AES-256-GCM ceiling.
+    openssl_16k="$(openssl speed -seconds 3 -evp aes-256-gcm 2>/dev/null \
+        | awk '/^AES-256-GCM/ { v = $NF; sub("k", "", v); printf "%.2f", v * 1000 / 1073741824 }')"
+fi
+
+# pqxdh: two identities without passphrases.
+"$pqxdh" identity new alice --dir "$work/id" > /dev/null
+"$pqxdh" identity new bob --dir "$work/id" > /dev/null
+enc=("$pqxdh" encrypt --to "$work/id/bob.bundle.json" --from "$work/id/alice.identity" "$work/plain")
+dec=("$pqxdh" decrypt --as "$work/id/bob.identity" "$work/plain.pqxdh")
+run "pqxdh encrypt" "${enc[@]}" "$work/plain.pqxdh"
+run "pqxdh decrypt" "${dec[@]}" "$work/back"
+cmp -s "$work/plain" "$work/back" || { echo "pqxdh round trip differs" >&2; exit 1; }
+run "pqxdh encrypt, RAYON_NUM_THREADS=1" env RAYON_NUM_THREADS=1 "${enc[@]}" "$work/plain.pqxdh"
+run "pqxdh decrypt, RAYON_NUM_THREADS=1" env RAYON_NUM_THREADS=1 "${dec[@]}" "$work/back"
+rm -f "$work/plain.pqxdh" "$work/back"
+
+# age and rage: an X25519 recipient (age-keygen's identity file; rage reads the same format).
+versions=()
+if command -v age-keygen > /dev/null; then
+    age-keygen -o "$work/age.key" 2> /dev/null
+    recipient="$(age-keygen -y "$work/age.key")"
+    for tool in age rage; do
+        bin="$age_bin"; [ "$tool" = rage ] && bin="$rage_bin"
+        [ -n "$bin" ] && [ -x "$bin" ] || { echo "no $tool: skipped" >&2; continue; }
+        versions+=("$tool $("$bin" --version 2>&1 | head -1)")
+        run "$tool encrypt" "$bin" -r "$recipient" -o "$work/plain.age" "$work/plain"
+        run "$tool decrypt" "$bin" -d -i "$work/age.key" -o "$work/back" "$work/plain.age"
+        cmp -s "$work/plain" "$work/back" || { echo "$tool round trip differs" >&2; exit 1; }
+        rm -f "$work/plain.age" "$work/back"
+    done
+else
+    echo "no age / age-keygen: age and rage skipped" >&2
+fi
+
+mkdir -p "$(dirname "$out_md")"
+{
+    echo "## File encryption against age and rage"
+    echo
+    echo "Hand-measured by \`scripts/files_compare.sh $size_mib\` (not criterion's; CI does not run it):"
+    echo "a ${size_mib} MiB random file on tmpfs ($work_root) encrypted and decrypted once per row to one"
+    echo "recipient, each run under \`/usr/bin/time\`, output to a file in the same directory (pqxdh:"
+    echo "\`pqxdh encrypt --to bob.bundle.json --from alice.identity IN OUT\`, \`pqxdh decrypt --as"
+    echo "bob.identity IN OUT\`, release build, temporary file + rename as always; age / rage: an"
+    echo "X25519 recipient from \`age-keygen\`). CPU time is user + system; CPU s / GiB is what the"
+    echo "cores spent per GiB of plaintext, the fair measure on a shared machine."
+    echo
+    echo "CPU: $cpu, $(nproc) logical CPUs. Written $(date -u '+%Y-%m-%d %H:%M UTC')."
+    [ -n "$openssl_16k" ] && echo "\`openssl speed -seconds 3 -evp aes-256-gcm\` ($(openssl version | cut -d' ' -f1-2)), 16 KiB column: $openssl_16k GiB/s on one core."
+    [ "${#versions[@]}" -gt 0 ] && echo "Versions: $(IFS=';'; echo "${versions[*]}" | sed 's/;/; /g')."
+    echo
+    echo "| run | wall (s) | CPU (s) (user + sys) | GiB/s (wall) | CPU s / GiB | peak RSS (MiB) | load average at start |"
+    echo "|---|---:|---:|---:|---:|---:|---|"
+    printf '%s\n' "${rows[@]}"
+} > "$out_md"
+cat "$out_md"
