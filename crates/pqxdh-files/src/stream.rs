@@ -13,19 +13,20 @@ use rayon::prelude::*;
 use crate::segment_cipher::NONCE_LEN;
 use crate::{FileError, MAX_SEGMENT_SIZE, NONCE_PREFIX_LEN, PayloadKeys, TAG_LEN, read_full};
 
-/// Segments a batch holds per worker thread: two, so that a thread that finishes its share early
-/// takes another instead of idling until the batch ends.
-pub const SEGMENTS_PER_THREAD: usize = 2;
+/// Segments a batch holds per worker thread: eight (512 KiB at the default segment size), so
+/// that a batch's work (about 8 x 10 µs per thread with AWS-LC here) outweighs waking the pool
+/// for it, and a thread that finishes its share early takes another instead of idling.
+pub const SEGMENTS_PER_THREAD: usize = 8;
 
 /// Largest batch, in bytes of segment buffers (segment size + tag, each); the body holds
 /// [`IN_FLIGHT_BATCHES`] of them whatever the file size and the number of cores (12 MiB). A
 /// segment larger than this (segment sizes go up to 16 MiB) makes a batch of one.
 pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 
-/// A batch of fewer segments than this is sealed or opened on the calling thread: a full batch
-/// for two threads. Below it the work (about 15 µs per 64 KiB segment with AWS-LC on one core
-/// of the 2-core machine of BENCHMARKS.md) is of the order of waking a sleeping pool thread, so
-/// small files (under 4 segments, 256 KiB by default) stay on one core.
+/// A batch of fewer segments than this is sealed or opened on the calling thread: below it the
+/// work (about 10 µs per 64 KiB segment with AWS-LC on one core of the 2-core machine of
+/// BENCHMARKS.md) is of the order of waking a sleeping pool thread, so small files (under 4
+/// segments, 256 KiB by default) stay on one core.
 pub const PARALLEL_MIN_SEGMENTS: usize = 4;
 
 /// Which threads run the body: [`Schedule::Auto`] everywhere but in tests, which compare it with
@@ -427,9 +428,9 @@ mod tests {
                 );
             }
         }
-        // The default segment size on 2 cores: 4 segments of 64 KiB + 16 in flight.
-        assert_eq!(batch_segments(2, 65_536 + TAG_LEN), 4);
-        // Thirty-two cores fill the batch limit at 64 KiB: 4 MiB / (64 KiB + 16) = 63.
+        // The default segment size on 2 cores: 16 segments of 64 KiB + 16 a batch.
+        assert_eq!(batch_segments(2, 65_536 + TAG_LEN), 16);
+        // Eight cores fill the batch limit at 64 KiB: 4 MiB / (64 KiB + 16) = 63.
         assert_eq!(batch_segments(1024, 65_536 + TAG_LEN), 63);
         // All batches in flight, at the largest segment size: 3 x (16 MiB + 16), under 64 MiB.
         let largest = MAX_SEGMENT_SIZE as usize + TAG_LEN;

@@ -19,8 +19,8 @@ use rand::SeedableRng;
 use rand::rngs::ChaCha20Rng;
 use sha2::{Digest, Sha256};
 
-/// Every schedule the body can run under; `Parallel` with 3 threads makes batches of 6 segments,
-/// with 2 threads of 4 (`SEGMENTS_PER_THREAD` = 2).
+/// Every schedule the body can run under; `Parallel` with 3 threads makes batches of 24
+/// segments, with 2 threads of 16 (`SEGMENTS_PER_THREAD`).
 const SCHEDULES: [Schedule; 4] = [
     Schedule::Serial,
     Schedule::Auto,
@@ -29,7 +29,7 @@ const SCHEDULES: [Schedule; 4] = [
 ];
 
 /// Segments per batch of `Schedule::Parallel { threads: 3 }`.
-const BATCH: usize = 6;
+const BATCH: usize = 3 * files::SEGMENTS_PER_THREAD;
 
 /// SHA-256 of files written by the serial body, one line per case: `seed segment_size length
 /// digest` (tests/data/stream_digests.txt).
