@@ -21,6 +21,7 @@ pub mod mlkem;
 pub mod nist_rsp;
 pub mod pqxdh_vectors;
 pub mod rfc;
+pub mod spqr_transcript;
 pub mod transcript;
 pub mod wycheproof;
 
@@ -260,6 +261,8 @@ pub enum Format {
     Pqxdh,
     /// Double Ratchet transcripts (`"format": "pqxdh-ratchet-transcripts-v2"`).
     RatchetTranscripts,
+    /// SPQR transcripts (`"format": "pqxdh-spqr-transcripts-v1"`).
+    SpqrTranscripts,
 }
 
 /// Recognizes the format of a parsed JSON document, or `None`.
@@ -271,6 +274,8 @@ pub fn detect_json(doc: &Value) -> Option<Format> {
         Some(Format::Pqxdh)
     } else if format == Some(crate::transcript::TRANSCRIPT_FORMAT) {
         Some(Format::RatchetTranscripts)
+    } else if format == Some(crate::spqr_transcript::SPQR_TRANSCRIPT_FORMAT) {
+        Some(Format::SpqrTranscripts)
     } else if has("schema") && has("testGroups") {
         Some(Format::Wycheproof)
     } else if has("algorithm") && has("mode") && has("testGroups") {
@@ -361,7 +366,16 @@ pub fn run_json(doc: &Value, options: Options) -> Vec<FileReport> {
     match detect_json(doc) {
         Some(Format::Pqxdh) => vec![pqxdh_vectors::run(doc)],
         Some(Format::LibsignalX3dh) => vec![pqxdh_vectors::run_x3dh(doc)],
-        Some(Format::RatchetTranscripts) => vec![run_transcripts(doc)],
+        Some(Format::RatchetTranscripts) => vec![run_transcripts(
+            doc,
+            crate::transcript::TRANSCRIPT_FORMAT,
+            crate::transcript::run_transcript_file,
+        )],
+        Some(Format::SpqrTranscripts) => vec![run_transcripts(
+            doc,
+            crate::spqr_transcript::SPQR_TRANSCRIPT_FORMAT,
+            crate::spqr_transcript::run_transcript_file,
+        )],
         Some(Format::LibsignalXeddsa) => vec![libsignal::run_xeddsa(doc)],
         Some(Format::Wycheproof) => wycheproof::run(doc),
         Some(Format::Acvp) => acvp::run(doc),
@@ -375,13 +389,18 @@ pub fn run_json(doc: &Value, options: Options) -> Vec<FileReport> {
     }
 }
 
-/// Replays every step of a ratchet transcript file: each is one vector.
-fn run_transcripts(doc: &Value) -> FileReport {
+/// Replays every step of a transcript file (ratchet or SPQR) with its `runner`, which returns the
+/// number of steps checked: each step is one vector.
+fn run_transcripts(
+    doc: &Value,
+    format: &str,
+    runner: fn(&Value) -> Result<usize, String>,
+) -> FileReport {
     let mut report = FileReport {
-        format: crate::transcript::TRANSCRIPT_FORMAT.into(),
+        format: format.into(),
         ..FileReport::default()
     };
-    match crate::transcript::run_transcript_file(doc) {
+    match runner(doc) {
         Ok(steps) => report.passed = steps,
         Err(why) => {
             report.failed = 1;
@@ -467,6 +486,22 @@ pub(crate) fn tc_id(test: &Value) -> String {
     }
 }
 
+/// The staleness check of a generated vector file: rewrites `path` with `generated` (pretty JSON)
+/// when `PQXDH_WRITE_KAT` is set, then asserts that the file equals `generated` and returns its
+/// text.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn generated_file_text(path: &str, generated: &Value) -> String {
+    if std::env::var_os("PQXDH_WRITE_KAT").is_some() {
+        let text = serde_json::to_string_pretty(generated).unwrap() + "\n";
+        std::fs::write(path, text).unwrap();
+    }
+    let text = std::fs::read_to_string(path).unwrap();
+    let file: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(&file, generated, "{path} is stale");
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -483,6 +518,14 @@ mod tests {
             (r#"{"source":"RFC 5869 ...","tests":[]}"#, Format::Rfc5869),
             (r#"{"source":"x","scalar_mult":[]}"#, Format::Rfc7748),
             (r#"{"format":"pqxdh-kat-v1","vectors":[]}"#, Format::Pqxdh),
+            (
+                r#"{"format":"pqxdh-ratchet-transcripts-v2","transcripts":[]}"#,
+                Format::RatchetTranscripts,
+            ),
+            (
+                r#"{"format":"pqxdh-spqr-transcripts-v1","transcripts":[]}"#,
+                Format::SpqrTranscripts,
+            ),
             (
                 r#"{"identity_public_x25519":"00","signature":"00"}"#,
                 Format::LibsignalXeddsa,

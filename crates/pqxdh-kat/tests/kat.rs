@@ -90,6 +90,31 @@ fn expected_vector_counts() {
 }
 
 #[test]
+fn our_transcripts_are_run() {
+    at_root();
+    let reports = all_reports();
+    // Each step or event is one vector; the SPQR transcripts run several epochs.
+    for (path, format, at_least) in [
+        (
+            "kat/ratchet/transcripts.json",
+            "pqxdh-ratchet-transcripts-v2",
+            50,
+        ),
+        (
+            "kat/spqr/transcripts.json",
+            "pqxdh-spqr-transcripts-v1",
+            2000,
+        ),
+    ] {
+        let report = reports.iter().find(|r| r.path == path);
+        let report = report.unwrap_or_else(|| panic!("{path} was not run"));
+        assert_eq!(report.format, format, "{path}");
+        assert_eq!(report.failed, 0, "{}", report.render());
+        assert!(report.passed >= at_least, "{}", report.render());
+    }
+}
+
+#[test]
 fn non_vector_files_are_skipped() {
     at_root();
     let reports = all_reports();
