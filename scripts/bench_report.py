@@ -3,8 +3,12 @@
 
 Reads every `<criterion dir>/**/new/estimates.json` (median point estimate) with its sibling
 `benchmark.json` (group and function ids), plus the JSON records the bench targets write beside
-them: `sizes.json` (`benches/handshake.rs`), `sizes-ratchet.json` (`benches/ratchet.rs`) and
-`sizes-node.json` (`crates/pqxdh-node/benches/node.rs`). Standard library only.
+them: `sizes.json` (`benches/handshake.rs`), `sizes-ratchet.json` (`benches/ratchet.rs`),
+`sizes-spqr.json` (`benches/spqr.rs`) and `sizes-node.json` (`crates/pqxdh-node/benches/node.rs`).
+Standard library only.
+
+The "SPQR" section comes from `--bench spqr`; without its results the section already in the
+output file is kept.
 
 The "Server load (pqxdh-server)" section is not criterion's: `cargo bench -p pqxdh-server --bench
 load` writes it to `target/server-load.md`, which is appended when present; otherwise the section
@@ -515,6 +519,101 @@ def kept_section(out: Path, heading: str, written: Path | None) -> list[str]:
     return lines
 
 
+SPQR_HEADING = "## SPQR (ML-KEM Braid)"
+
+SPQR_QUICK = (
+    'CRITERION_HOME="$PWD/target/criterion" cargo bench --bench spqr -- --warm-up-time 0.5 --measurement-time 1'
+)
+
+# Criterion id in group `spqr`, label; the `_cycle` ids time a whole cycle (Elements = its steps).
+SPQR_ROWS = [
+    ("send_cycle", "`send`, average over the cycle"),
+    ("recv_cycle", "`recv`, average over the cycle"),
+    ("send_keygen", "the send that samples the ML-KEM-768 key pair (first header chunk)"),
+    ("send_encapsulate", "the send that encapsulates (first ct1 chunk; yields the epoch secret)"),
+    ("recv_decapsulate", "the receive that decapsulates (the ct2 chunk that completes ct2)"),
+    ("send_costliest", "the costliest send of the cycle"),
+    ("recv_costliest", "the costliest receive of the cycle"),
+]
+
+
+def spqr_section(medians: dict[str, float], throughput: dict[str, int], rec: dict, out: Path) -> list[str]:
+    """The SPQR section from `spqr/*` results and `sizes-spqr.json`, else the one in `out`."""
+    if not any(k.startswith("spqr/") for k in medians):
+        return kept_section(out, SPQR_HEADING, None)
+    n = rec.get("cycle_messages", "?")
+    L = [
+        SPQR_HEADING,
+        "",
+        "`benches/spqr.rs`, not in the commands above; alone (quick mode), then the report:",
+        "",
+        "```sh",
+        SPQR_QUICK,
+        "```",
+        "",
+        "SPQR V1 states (`pqxdh::spqr`, SPEC.md section 14) in steady ping-pong, one message each way,",
+        f"each delivered at once, recorded over a cycle of {rec.get('cycle_epochs', '?')} epochs ({n} messages, from A's epoch 3),",
+        "after which both parties are back in the same role. `send` and `recv` take `&self`, so each",
+        "measured operation replays a recorded step; the averages divide the time of the whole cycle",
+        "by its steps. Most steps move one 32-byte chunk and step the chain; the few that run",
+        "ML-KEM-768 dominate. The costliest send and receive are found by timing every step of the",
+        "cycle a few times before measuring.",
+        "",
+        "| operation | criterion id | median |",
+        "|---|---|---|",
+    ]
+    for sid, label in SPQR_ROWS:
+        key = f"spqr/{sid}"
+        m = medians.get(key)
+        side, _, kind = sid.partition("_")
+        if kind == "costliest" and rec.get(f"costliest_{side}"):
+            label = f"{label}: {rec[f'costliest_{side}']}"
+        if m is not None and sid.endswith("_cycle") and throughput.get(key):
+            steps = throughput[key]
+            value = f"{us(m / steps)} per message ({us(m)} for {steps})"
+        else:
+            value = us(m)
+        L.append(f"| {label} | `{key}` | {value} |")
+    L.append("")
+    lens = rec.get("message_len")
+    if lens:
+        L += [
+            "Bytes added per message (the SPQR message each ratchet message carries), over the cycle:",
+            f"{lens['min']} B at least, {lens['avg']} B on average, {lens['max']} B at most (version, epoch,",
+            "counter and type, plus the chunk index and 32 bytes when the message carries a chunk;",
+            "SPEC.md 14.5).",
+            "",
+        ]
+    one = rec.get("one_sided")
+    if rec.get("messages_per_epoch_ping_pong") is not None and one:
+        L += [
+            "Messages per epoch, both directions together: "
+            f"{rec['messages_per_epoch_ping_pong']:g} in ping-pong;",
+            f"{one['messages_per_epoch']:g} when A sends {one['ratio']} messages for each of B's, "
+            f"{one['from_b_per_epoch']:g} of them B's (an epoch",
+            "needs a few dozen chunks from each side).",
+            "",
+        ]
+    sizes = rec.get("state_size")
+    if sizes:
+        L += [
+            "Saved state (`SpqrState::to_bytes`, SPEC.md 14.6) by braid phase, over the states of the",
+            "cycle (both parties, before each step):",
+            "",
+            "| phase | bytes | states |",
+            "|---|---|---|",
+        ]
+        for row in sizes:
+            size = f"{row['min']}" if row["min"] == row["max"] else f"{row['min']} to {row['max']}"
+            L.append(f"| {row['phase']} | {size} | {row['states']} |")
+        L.append("")
+    if rec.get("loadavg_at_start"):
+        L += [f"Load average when the SPQR benchmarks started: {rec['loadavg_at_start']}.", ""]
+    while L and L[-1] == "":
+        L.pop()
+    return L
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--criterion-dir", type=Path, default=criterion_dir_default())
@@ -534,6 +633,7 @@ def main() -> int:
 
     sizes = record("sizes.json")
     ratchet_sizes = record("sizes-ratchet.json")
+    spqr_sizes = record("sizes-spqr.json")
     node_sizes = record("sizes-node.json")
     starts = [
         ("handshake", sizes.get("loadavg_at_start", "")),
@@ -769,11 +869,15 @@ def main() -> int:
         "",
     ]
 
+    spqr = spqr_section(medians, throughput, spqr_sizes, args.out)
+    if spqr:
+        L += spqr + [""]
+
     # Node / files / anything else.
     others = sorted(
         k
         for k in medians
-        if k.split("/", 1)[0] not in ("primitives", "handshake", "ratchet", "ratchet_floor")
+        if k.split("/", 1)[0] not in ("primitives", "handshake", "ratchet", "ratchet_floor", "spqr")
     )
     L += [
         "## Node and file throughput",
