@@ -31,6 +31,7 @@ use pqxdh::primitives::keys::KeyPair;
 use pqxdh::ratchet::Session;
 use pqxdh::ratchet::message::SALT_LEN;
 use pqxdh::ratchet::message_key::MESSAGE_KEYS_INFO;
+use pqxdh::sessions::establish::RatchetKind;
 use rand::Rng;
 use rand::SeedableRng;
 use rand::rngs::ChaCha20Rng;
@@ -69,13 +70,24 @@ fn rng() -> ChaCha20Rng {
 /// each way; Alice spoke last, Bob has decrypted everything, and Bob's next send starts a new
 /// sending chain.
 fn established(rng: &mut ChaCha20Rng) -> (Session, Session) {
+    established_with(rng, RatchetKind::Classical)
+}
+
+/// [`established`] on the given ratchet.
+fn established_with(rng: &mut ChaCha20Rng, ratchet: RatchetKind) -> (Session, Session) {
     let mut store =
         PreKeyStore::generate(IdentityKeyPair::generate(rng), KemType::MlKem1024, rng).unwrap();
     let bundle = PreKeyBundle::from_json(&store.default_bundle().unwrap().to_json()).unwrap();
     let alice_id = IdentityKeyPair::generate(rng);
-    let mut a = pqxdh::sessions::establish::initiate(&alice_id, &bundle, Backend::Libcrux, rng)
-        .unwrap()
-        .session;
+    let mut a = pqxdh::sessions::establish::initiate_with_ratchet(
+        &alice_id,
+        &bundle,
+        Backend::Libcrux,
+        ratchet,
+        rng,
+    )
+    .unwrap()
+    .session;
     let wire = a.encrypt(b"hello Bob", rng).unwrap();
     let (b, text) =
         pqxdh::sessions::establish::accept(&mut store, &wire, Backend::Libcrux).unwrap();
@@ -178,6 +190,30 @@ fn ratchet(c: &mut Criterion) {
             },
             BatchSize::NumIterations(500),
         )
+    });
+    g.finish();
+}
+
+/// The triple ratchet (Double Ratchet plus SPQR) against the classical one: one 64-byte message
+/// each way (two encrypts, two decrypts, a DH ratchet turn). SPQR's cost depends on the braid's
+/// phase; iterations run through every phase, so the median is the typical turn and the mean
+/// carries the ML-KEM steps.
+fn triple(c: &mut Criterion) {
+    let mut g = c.benchmark_group("triple");
+    let mut r = rng();
+    let (mut alice, mut bob) = established_with(&mut r, RatchetKind::Classical);
+    g.bench_function("classical_ping_pong_64", |b| {
+        b.iter(|| {
+            exchange(&mut alice, &mut bob, 1, &mut r);
+            exchange(&mut bob, &mut alice, 1, &mut r);
+        })
+    });
+    let (mut alice, mut bob) = established_with(&mut r, RatchetKind::Triple);
+    g.bench_function("triple_ping_pong_64", |b| {
+        b.iter(|| {
+            exchange(&mut alice, &mut bob, 1, &mut r);
+            exchange(&mut bob, &mut alice, 1, &mut r);
+        })
     });
     g.finish();
 }
@@ -358,6 +394,7 @@ fn main() {
     common::write_record("sizes-ratchet.json", &sizes);
     let mut c = common::criterion(30);
     ratchet(&mut c);
+    triple(&mut c);
     floor(&mut c);
     c.final_summary();
 }

@@ -8,7 +8,8 @@
 //!
 //! The layers, bottom up: [`primitives`] (X25519, XEdDSA, the KEMs, wiping secret containers),
 //! [`handshake`] (identities, prekeys and their store, bundles, PQXDH), [`ratchet`] (the Double
-//! Ratchet and its wire format), [`sessions`] (sessions from handshakes). The operations are
+//! Ratchet and its wire format; with SPQR, the triple ratchet), `spqr` (the Sparse Post-Quantum
+//! Ratchet, feature `spqr`), [`sessions`] (sessions from handshakes). The operations are
 //! synchronous and work on values the caller owns and saves.
 //!
 //! ## Establish a session and talk
@@ -147,7 +148,10 @@ pub use primitives::keys::{KeyError, KeyPair, PrivateKey, PublicKey};
 pub use ratchet::chain_key::ChainKey;
 pub use ratchet::root_key::RootKey;
 pub use ratchet::{DecryptError, EncryptError, Session, StateError, WireMessage};
-pub use sessions::establish::{EstablishError, Established, accept, initiate, initiate_verified};
+pub use sessions::establish::{
+    EstablishError, Established, RatchetKind, accept, initiate, initiate_verified,
+    initiate_with_ratchet,
+};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -45,6 +45,20 @@ fn handshake_err(e: HandshakeError) -> Option<EstablishError> {
     Some(EstablishError::Handshake(e))
 }
 
+/// The error for a classical message whose version byte (at `at`) was changed: an unknown
+/// version is `UnknownVersion`; the triple ratchet's 0x03 reads the classical bytes as a
+/// triple-ratchet layout, which fails to parse or, if it parses, is the wrong version for the
+/// session.
+fn version_error(wire: &[u8], at: usize) -> DecryptError {
+    match (wire[at], pqxdh::WireMessage::parse(wire)) {
+        (pqxdh::ratchet::message::WIRE_VERSION_TRIPLE, Err(e)) => e,
+        (pqxdh::ratchet::message::WIRE_VERSION_TRIPLE, Ok(_)) => {
+            DecryptError::VersionMismatch(pqxdh::ratchet::message::WIRE_VERSION_TRIPLE)
+        }
+        (v, _) => DecryptError::UnknownVersion(v),
+    }
+}
+
 /// The error `establish::accept` must give for the pre-key message `wire` with bit `bit` flipped
 /// (`None`: the message length field, where the error depends on the bytes it now points at).
 fn expected_prekey_flip(wire: &[u8], bit: usize) -> Option<EstablishError> {
@@ -54,7 +68,7 @@ fn expected_prekey_flip(wire: &[u8], bit: usize) -> Option<EstablishError> {
     let inner = header + H_LEN;
     let field_u32 = |at: usize| u32_at(&flip(wire, bit), at);
     match byte {
-        0 => decrypt_err(DecryptError::UnknownVersion(flipped)),
+        0 => decrypt_err(version_error(&flip(wire, bit), 0)),
         1 => decrypt_err(DecryptError::UnknownType(flipped)),
         2..6 => {
             let len = field_u32(2) as usize;
@@ -105,7 +119,7 @@ fn expected_prekey_flip(wire: &[u8], bit: usize) -> Option<EstablishError> {
             }
         }
         b => match b - inner {
-            0 => decrypt_err(DecryptError::UnknownVersion(flipped)),
+            0 => decrypt_err(version_error(&flip(wire, bit), inner)),
             1 => decrypt_err(DecryptError::UnknownType(flipped)),
             M_KEY => decrypt_err(DecryptError::Malformed(
                 "ratchet key is not a Curve25519 EncodeEC key",
@@ -121,8 +135,15 @@ fn expected_prekey_flip(wire: &[u8], bit: usize) -> Option<EstablishError> {
 /// The pre-key message Alice sends first (with a one-time prekey and ML-KEM-1024).
 fn first_message(seed: u64) -> (PreKeyStore, Vec<u8>) {
     let (mut rng, alice, bob) = parties(seed, KemType::MlKem1024);
-    let mut a =
-        establish::initiate(&alice, &bundle_with_opk(&bob), Backend::Libcrux, &mut rng).unwrap();
+    // The classical ratchet: the byte offsets below are those of wire version 0x02.
+    let mut a = establish::initiate_with_ratchet(
+        &alice,
+        &bundle_with_opk(&bob),
+        Backend::Libcrux,
+        establish::RatchetKind::Classical,
+        &mut rng,
+    )
+    .unwrap();
     let wire = a.session.encrypt(b"first message", &mut rng).unwrap();
     assert_eq!(wire.len(), 6 + H_LEN + NORMAL_HEADER_LEN + 13 + 16);
     (bob, wire)
@@ -188,7 +209,7 @@ fn every_bit_flip_of_a_normal_message() {
         let flipped = flip(&wire, bit);
         let byte = bit / 8;
         let expected = match byte {
-            0 => DecryptError::UnknownVersion(flipped[0]),
+            0 => version_error(&flipped, 0),
             1 => DecryptError::UnknownType(flipped[1]),
             M_KEY => DecryptError::Malformed("ratchet key is not a Curve25519 EncodeEC key"),
             b if (M_KEY + 1..M_PN).contains(&b) => new_key_error(&c.bob),
@@ -268,17 +289,22 @@ fn every_wrong_version_and_type_byte() {
             out
         };
         if value != pqxdh::ratchet::message::WIRE_VERSION {
-            let version = DecryptError::UnknownVersion(value);
-            refused(&mut c.bob, &with(&normal, 0), &version);
-            accept_refuses(
-                &mut store,
-                &with(&prekey, 0),
-                Some(&EstablishError::Decrypt(version.clone())),
+            refused(
+                &mut c.bob,
+                &with(&normal, 0),
+                &version_error(&with(&normal, 0), 0),
             );
+            let outer = with(&prekey, 0);
             accept_refuses(
                 &mut store,
-                &with(&prekey, inner),
-                Some(&EstablishError::Decrypt(version)),
+                &outer,
+                Some(&EstablishError::Decrypt(version_error(&outer, 0))),
+            );
+            let embedded = with(&prekey, inner);
+            accept_refuses(
+                &mut store,
+                &embedded,
+                Some(&EstablishError::Decrypt(version_error(&embedded, inner))),
             );
         }
         // The message type of a normal message, of a pre-key message, and of the normal message
@@ -328,9 +354,17 @@ fn every_wrong_version_and_type_byte() {
 fn replay_of_every_message_of_a_conversation() {
     let (mut rng, alice_identity, mut bob_store) = parties(5, KemType::MlKem1024);
     let bundle = bundle_with_opk(&bob_store);
-    let mut alice = establish::initiate(&alice_identity, &bundle, Backend::Libcrux, &mut rng)
-        .unwrap()
-        .session;
+    // The classical ratchet: which refusal a replay meets is the Double Ratchet's order of checks
+    // (tests/triple_ratchet.rs replays a triple-ratchet conversation).
+    let mut alice = establish::initiate_with_ratchet(
+        &alice_identity,
+        &bundle,
+        Backend::Libcrux,
+        establish::RatchetKind::Classical,
+        &mut rng,
+    )
+    .unwrap()
+    .session;
     // Alice's chains (as seen by Bob) and Bob's chains (as seen by Alice), numbered from 0.
     let mut to_bob: Vec<(usize, Vec<u8>)> = Vec::new();
     let mut to_alice: Vec<(usize, Vec<u8>)> = Vec::new();

@@ -4,8 +4,9 @@
 //! ```text
 //! DH1 = DH(IK_A, SPK_B)   DH2 = DH(EK_A, IK_B)   DH3 = DH(EK_A, SPK_B)   [DH4 = DH(EK_A, OPK_B)]
 //! (CT, SS) = PQKEM-ENC(PQPK_B)
-//! root key || chain key = HKDF-SHA256(salt = 0*32, IKM = 0xFF*32 || DH1 || DH2 || DH3 [|| DH4] || SS,
-//!                                     info = "WhisperText_X25519_SHA-256_CRYSTALS-KYBER-1024", 64)
+//! root key || chain key || SPQR auth key
+//!     = HKDF-SHA256(salt = 0*32, IKM = 0xFF*32 || DH1 || DH2 || DH3 [|| DH4] || SS,
+//!                   info = "WhisperText_X25519_SHA-256_CRYSTALS-KYBER-1024", 96)
 //! AD = EncodeEC(IK_A) || EncodeEC(IK_B)
 //! ```
 
@@ -37,8 +38,27 @@ pub const KDF_PREFIX: [u8; 32] = [0xFF; 32];
 /// HKDF salt: a hash-length string of zeros (PQXDH section 2.2).
 pub const KDF_SALT: [u8; 32] = [0u8; 32];
 
-/// Bytes taken from the HKDF: root key (0..32) then the first chain key (32..64).
-pub const KDF_OUTPUT_LEN: usize = 64;
+/// Bytes taken from the HKDF: root key (0..32), the first chain key (32..64) and the SPQR auth
+/// key (64..96), as libsignal expands since the triple ratchet (HKDF output is prefix-stable, so
+/// the first 64 bytes are those of a 64-byte expansion).
+pub const KDF_OUTPUT_LEN: usize = 96;
+
+crate::primitives::secret::secret_bytes!(
+    /// The SPQR auth key: PQXDH's HKDF output bytes 64..96, which seeds the post-quantum half of
+    /// a triple ratchet (SPEC.md section 14). Zeroized on drop; redacted in `Debug`.
+    SpqrAuthKey,
+    32
+);
+
+/// Everything the key schedule derives.
+pub struct DerivedKeys {
+    /// The first root key (bytes 0..32).
+    pub root_key: RootKey,
+    /// The first chain key (bytes 32..64).
+    pub chain_key: ChainKey,
+    /// The SPQR auth key (bytes 64..96).
+    pub spqr_auth_key: SpqrAuthKey,
+}
 
 /// Length of the associated data: two `EncodeEC` identity keys.
 pub const ASSOCIATED_DATA_LEN: usize = 2 * ENCODED_EC_LEN;
@@ -49,6 +69,8 @@ pub struct SharedKeys {
     pub root_key: RootKey,
     /// The first chain key (bytes 32..64): the responder's sending chain.
     pub chain_key: ChainKey,
+    /// The SPQR auth key (bytes 64..96), for a triple ratchet.
+    pub spqr_auth_key: SpqrAuthKey,
     /// `AD = EncodeEC(IK_A) || EncodeEC(IK_B)`.
     pub associated_data: Vec<u8>,
     /// The transcript-derived session id.
@@ -97,7 +119,7 @@ pub(crate) fn derive_keys(
     dhs: &[&DhOutput],
     shared_secret: Option<&KemSharedSecret>,
     info: &[u8],
-) -> (RootKey, ChainKey) {
+) -> DerivedKeys {
     let mut ikm = Zeroizing::new(Vec::with_capacity(32 * (dhs.len() + 2)));
     ikm.extend_from_slice(&KDF_PREFIX);
     for dh in dhs {
@@ -107,13 +129,16 @@ pub(crate) fn derive_keys(
         ikm.extend_from_slice(ss.as_bytes());
     }
     let mut okm = [0u8; KDF_OUTPUT_LEN];
-    // 64 bytes is far below HKDF-SHA256's 8160-byte limit, so expand cannot fail.
+    // 96 bytes is far below HKDF-SHA256's 8160-byte limit, so expand cannot fail.
     let _ = Hkdf::<Sha256>::new(Some(&KDF_SALT), &ikm).expand(info, &mut okm);
-    let (root, chain) = okm.split_at(32);
-    let keys = (
-        RootKey::from_slice(root).unwrap_or_else(|| RootKey::from_bytes([0; 32])),
-        ChainKey::from_slice(chain).unwrap_or_else(|| ChainKey::from_bytes([0; 32])),
-    );
+    let (root, rest) = okm.split_at(32);
+    let (chain, auth) = rest.split_at(32);
+    let keys = DerivedKeys {
+        root_key: RootKey::from_slice(root).unwrap_or_else(|| RootKey::from_bytes([0; 32])),
+        chain_key: ChainKey::from_slice(chain).unwrap_or_else(|| ChainKey::from_bytes([0; 32])),
+        spqr_auth_key: SpqrAuthKey::from_slice(auth)
+            .unwrap_or_else(|| SpqrAuthKey::from_bytes([0; 32])),
+    };
     okm.zeroize();
     keys
 }
@@ -129,6 +154,28 @@ pub fn initiator_keys(
     shared_secret: Option<&KemSharedSecret>,
     info: &[u8],
 ) -> Result<(RootKey, ChainKey), KeyError> {
+    let keys = initiator_key_schedule(
+        identity,
+        ephemeral,
+        their_identity,
+        their_signed_prekey,
+        their_one_time_prekey,
+        shared_secret,
+        info,
+    )?;
+    Ok((keys.root_key, keys.chain_key))
+}
+
+/// [`initiator_keys`] with the SPQR auth key too.
+pub fn initiator_key_schedule(
+    identity: &KeyPair,
+    ephemeral: &KeyPair,
+    their_identity: &PublicKey,
+    their_signed_prekey: &PublicKey,
+    their_one_time_prekey: Option<&PublicKey>,
+    shared_secret: Option<&KemSharedSecret>,
+    info: &[u8],
+) -> Result<DerivedKeys, KeyError> {
     let dh1 = identity.diffie_hellman(their_signed_prekey)?;
     let dh2 = ephemeral.diffie_hellman(their_identity)?;
     let dh3 = ephemeral.diffie_hellman(their_signed_prekey)?;
@@ -151,6 +198,28 @@ pub fn responder_keys(
     shared_secret: Option<&KemSharedSecret>,
     info: &[u8],
 ) -> Result<(RootKey, ChainKey), KeyError> {
+    let keys = responder_key_schedule(
+        identity,
+        signed_prekey,
+        one_time_prekey,
+        their_identity,
+        their_ephemeral,
+        shared_secret,
+        info,
+    )?;
+    Ok((keys.root_key, keys.chain_key))
+}
+
+/// [`responder_keys`] with the SPQR auth key too.
+pub fn responder_key_schedule(
+    identity: &KeyPair,
+    signed_prekey: &KeyPair,
+    one_time_prekey: Option<&KeyPair>,
+    their_identity: &PublicKey,
+    their_ephemeral: &PublicKey,
+    shared_secret: Option<&KemSharedSecret>,
+    info: &[u8],
+) -> Result<DerivedKeys, KeyError> {
     let dh1 = signed_prekey.diffie_hellman(their_identity)?;
     let dh2 = identity.diffie_hellman(their_ephemeral)?;
     let dh3 = signed_prekey.diffie_hellman(their_ephemeral)?;
@@ -305,7 +374,11 @@ fn finish_with(
         Protocol::X3dh
     };
     let (signed_prekey_id, signed_prekey) = responder.signed_prekey;
-    let (root_key, chain_key) = initiator_keys(
+    let DerivedKeys {
+        root_key,
+        chain_key,
+        spqr_auth_key,
+    } = initiator_key_schedule(
         identity.key_pair(),
         ephemeral.key_pair(),
         responder.identity_key,
@@ -331,6 +404,7 @@ fn finish_with(
         keys: SharedKeys {
             root_key,
             chain_key,
+            spqr_auth_key,
             associated_data: associated_data(identity.public_key(), responder.identity_key),
             session_id,
         },
@@ -379,7 +453,11 @@ pub fn respond<S: PreKeySource + ?Sized>(
         None => None,
     };
     let identity = store.identity_key_pair();
-    let (root_key, chain_key) = responder_keys(
+    let DerivedKeys {
+        root_key,
+        chain_key,
+        spqr_auth_key,
+    } = responder_key_schedule(
         identity.key_pair(),
         signed.key_pair(),
         one_time.as_ref().map(|o| o.key_pair()),
@@ -391,6 +469,7 @@ pub fn respond<S: PreKeySource + ?Sized>(
     Ok(SharedKeys {
         root_key,
         chain_key,
+        spqr_auth_key,
         associated_data: associated_data(&header.identity_key, identity.public_key()),
         session_id: SessionId::derive(
             &header.identity_key,

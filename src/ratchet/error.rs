@@ -30,6 +30,15 @@ pub enum DecryptError {
     /// made it honestly (it is forged, or the peer restored a state older than a DH step).
     #[error("unexpected new ratchet key: the peer has not yet seen our latest one")]
     UnexpectedRatchetKey,
+    /// The message's ratchet version does not match the session's: a classical (0x02) message
+    /// for a triple-ratchet session or the reverse. A triple-ratchet message cannot be turned
+    /// into a classical one: both the version byte and the SPQR message are authenticated.
+    #[error("message of ratchet version 0x{0:02x} does not match the session")]
+    VersionMismatch(u8),
+    /// The SPQR message was refused before the AEAD was tried.
+    #[cfg(feature = "spqr")]
+    #[error("post-quantum ratchet: {0}")]
+    PostQuantum(crate::spqr::SpqrError),
 }
 
 /// Why a message could not be encrypted. The session is unchanged after every error.
@@ -48,4 +57,7 @@ pub enum EncryptError {
     /// The session state is inconsistent (a deferred sending step without a receiving chain).
     #[error("session state is inconsistent")]
     InvalidState,
+    /// The post-quantum ratchet could not produce this message's key (its chain is exhausted).
+    #[error("the post-quantum ratchet cannot send")]
+    PostQuantum,
 }

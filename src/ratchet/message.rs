@@ -5,6 +5,9 @@
 //!           || salt (16) || AES-256-GCM ciphertext || tag (16)
 //! pre-key = version(0x02) || type(0x02) || u32be L || pre-key header (L bytes) || normal
 //! ```
+//!
+//! Triple-ratchet messages (version 0x03) carry the SPQR message after the salt:
+//! `... || salt (16) || u16be S || SPQR message (S bytes) || ciphertext || tag`.
 
 use crate::primitives::keys::{ENCODED_EC_LEN, PublicKey};
 use crate::ratchet::error::DecryptError;
@@ -13,6 +16,13 @@ use crate::ratchet::message_key::TAG_LEN;
 /// Version byte of every ratchet message. Version 0x02 added the per-message salt (SPEC.md
 /// section 8.4); version 0x01 messages are refused with [`DecryptError::UnknownVersion`].
 pub const WIRE_VERSION: u8 = 0x02;
+
+/// Version byte of triple-ratchet messages (Double Ratchet plus SPQR, SPEC.md section 8.4).
+pub const WIRE_VERSION_TRIPLE: u8 = 0x03;
+
+/// Longest SPQR message accepted (a V1 message is at most 52 bytes; the rest is room for later
+/// versions without letting a length field describe much).
+pub const MAX_PQ_MESSAGE_LEN: usize = 1_024;
 
 pub use crate::ratchet::message_key::SALT_LEN;
 
@@ -47,6 +57,8 @@ pub struct NormalMessage {
     pub counter: u32,
     /// The random salt the message's AES-256-GCM key and nonce were derived with.
     pub salt: [u8; SALT_LEN],
+    /// The SPQR message of a triple-ratchet message (version 0x03); `None` for version 0x02.
+    pub pq_message: Option<Vec<u8>>,
     /// The AES-256-GCM ciphertext followed by its 16-byte tag.
     pub ciphertext: Vec<u8>,
 }
@@ -87,15 +99,56 @@ pub fn normal_header(
     out
 }
 
+/// A triple-ratchet message's header: the classical header with version 0x03, then the SPQR
+/// message with its u16be length (SPEC.md section 8.4). Messages longer than
+/// [`MAX_PQ_MESSAGE_LEN`] are cut there (never produced by the SPQR layer).
+pub fn triple_header(
+    ratchet_key: &PublicKey,
+    previous_counter: u32,
+    counter: u32,
+    salt: &[u8; SALT_LEN],
+    pq_message: &[u8],
+) -> Vec<u8> {
+    let pq = pq_message.get(..MAX_PQ_MESSAGE_LEN).unwrap_or(pq_message);
+    let mut out = Vec::with_capacity(NORMAL_HEADER_LEN + 2 + pq.len());
+    out.extend_from_slice(&normal_header(ratchet_key, previous_counter, counter, salt));
+    if let Some(version) = out.first_mut() {
+        *version = WIRE_VERSION_TRIPLE;
+    }
+    // At most MAX_PQ_MESSAGE_LEN (1,024) bytes: fits in 16 bits.
+    out.extend_from_slice(&u16::try_from(pq.len()).unwrap_or(u16::MAX).to_be_bytes());
+    out.extend_from_slice(pq);
+    out
+}
+
 impl NormalMessage {
+    /// The wire version of this message: 0x03 with an SPQR message, 0x02 without.
+    pub fn version(&self) -> u8 {
+        if self.pq_message.is_some() {
+            WIRE_VERSION_TRIPLE
+        } else {
+            WIRE_VERSION
+        }
+    }
+
     /// The header bytes (everything before the ciphertext).
-    pub fn header_bytes(&self) -> [u8; NORMAL_HEADER_LEN] {
-        normal_header(
-            &self.ratchet_key,
-            self.previous_counter,
-            self.counter,
-            &self.salt,
-        )
+    pub fn header_bytes(&self) -> Vec<u8> {
+        match &self.pq_message {
+            None => normal_header(
+                &self.ratchet_key,
+                self.previous_counter,
+                self.counter,
+                &self.salt,
+            )
+            .to_vec(),
+            Some(pq) => triple_header(
+                &self.ratchet_key,
+                self.previous_counter,
+                self.counter,
+                &self.salt,
+                pq,
+            ),
+        }
     }
 
     /// The serialized message.
@@ -126,6 +179,10 @@ pub(crate) struct MessageView<'a> {
     pub(crate) counter: u32,
     /// The per-message salt.
     pub(crate) salt: [u8; SALT_LEN],
+    /// The wire version: [`WIRE_VERSION`] or [`WIRE_VERSION_TRIPLE`].
+    pub(crate) version: u8,
+    /// The SPQR message (version 0x03 only).
+    pub(crate) pq_message: Option<&'a [u8]>,
     /// Every byte before the ciphertext (what the AEAD authenticates after the session's AD).
     pub(crate) authenticated: &'a [u8],
     /// The ciphertext followed by its tag.
@@ -136,9 +193,9 @@ impl<'a> MessageView<'a> {
     /// Parses a normal or pre-key message, checking the version, the type and every length.
     pub(crate) fn parse(bytes: &'a [u8]) -> Result<Self, DecryptError> {
         let mut r = Reader(bytes);
-        check_version(r.byte()?)?;
+        let version = check_version(r.byte()?)?;
         match r.byte()? {
-            TYPE_NORMAL => Self::parse_body(bytes, r.0),
+            TYPE_NORMAL => Self::parse_body(bytes, r.0, version),
             TYPE_PREKEY => {
                 let len = usize::try_from(r.u32()?).unwrap_or(usize::MAX);
                 if len > MAX_PREKEY_HEADER_LEN {
@@ -146,6 +203,11 @@ impl<'a> MessageView<'a> {
                 }
                 let header = r.take(len)?;
                 let normal = Self::parse_normal(r.0)?;
+                if normal.version != version {
+                    return Err(DecryptError::Malformed(
+                        "embedded message of another version than its pre-key message",
+                    ));
+                }
                 Ok(Self {
                     prekey_header: Some(header),
                     authenticated: bytes
@@ -165,6 +227,7 @@ impl<'a> MessageView<'a> {
             previous_counter: self.previous_counter,
             counter: self.counter,
             salt: self.salt,
+            pq_message: self.pq_message.map(<[u8]>::to_vec),
             ciphertext: self.ciphertext.to_vec(),
         }
     }
@@ -172,15 +235,15 @@ impl<'a> MessageView<'a> {
     /// Parses a normal message (version and type included).
     fn parse_normal(bytes: &'a [u8]) -> Result<Self, DecryptError> {
         let mut r = Reader(bytes);
-        check_version(r.byte()?)?;
+        let version = check_version(r.byte()?)?;
         match r.byte()? {
-            TYPE_NORMAL => Self::parse_body(bytes, r.0),
+            TYPE_NORMAL => Self::parse_body(bytes, r.0, version),
             other => Err(DecryptError::UnknownType(other)),
         }
     }
 
     /// Parses `body`, what follows the version and type bytes of `whole`.
-    fn parse_body(whole: &'a [u8], body: &'a [u8]) -> Result<Self, DecryptError> {
+    fn parse_body(whole: &'a [u8], body: &'a [u8], version: u8) -> Result<Self, DecryptError> {
         let mut r = Reader(body);
         let key = r.take(ENCODED_EC_LEN)?;
         let ratchet_key = PublicKey::decode(key)
@@ -191,6 +254,15 @@ impl<'a> MessageView<'a> {
             .take(SALT_LEN)?
             .try_into()
             .map_err(|_| DecryptError::Malformed("truncated message"))?;
+        let pq_message = if version == WIRE_VERSION_TRIPLE {
+            let len = usize::from(r.u16()?);
+            if len == 0 || len > MAX_PQ_MESSAGE_LEN {
+                return Err(DecryptError::Malformed("SPQR message length out of range"));
+            }
+            Some(r.take(len)?)
+        } else {
+            None
+        };
         if r.0.len() < TAG_LEN {
             return Err(DecryptError::Malformed("ciphertext shorter than the tag"));
         }
@@ -203,6 +275,8 @@ impl<'a> MessageView<'a> {
             previous_counter,
             counter,
             salt,
+            version,
+            pq_message,
             authenticated,
             ciphertext: r.0,
         })
@@ -213,7 +287,7 @@ impl PreKeyMessage {
     /// The bytes before the embedded normal message: version, type, length and header blob.
     pub fn prefix_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(PREKEY_PREFIX_LEN + self.prekey_header.len());
-        out.extend_from_slice(&[WIRE_VERSION, TYPE_PREKEY]);
+        out.extend_from_slice(&[self.message.version(), TYPE_PREKEY]);
         // Lengths above MAX_PREKEY_HEADER_LEN are refused by the session and by `parse`.
         let len = u32::try_from(self.prekey_header.len()).unwrap_or(u32::MAX);
         out.extend_from_slice(&len.to_be_bytes());
@@ -268,9 +342,9 @@ impl WireMessage {
     }
 }
 
-fn check_version(version: u8) -> Result<(), DecryptError> {
-    if version == WIRE_VERSION {
-        Ok(())
+fn check_version(version: u8) -> Result<u8, DecryptError> {
+    if version == WIRE_VERSION || version == WIRE_VERSION_TRIPLE {
+        Ok(version)
     } else {
         Err(DecryptError::UnknownVersion(version))
     }
@@ -295,6 +369,14 @@ impl<'a> Reader<'a> {
             .ok_or(DecryptError::Malformed("truncated message"))?;
         self.0 = rest;
         Ok(first)
+    }
+
+    fn u16(&mut self) -> Result<u16, DecryptError> {
+        let bytes: [u8; 2] = self
+            .take(2)?
+            .try_into()
+            .map_err(|_| DecryptError::Malformed("truncated message"))?;
+        Ok(u16::from_be_bytes(bytes))
     }
 
     fn u32(&mut self) -> Result<u32, DecryptError> {
@@ -336,8 +418,48 @@ mod tests {
             previous_counter: 0x0102_0304,
             counter: 5,
             salt: [0x3c; SALT_LEN],
+            pq_message: None,
             ciphertext: vec![0xaa; 20],
         }
+    }
+
+    #[test]
+    fn triple_layout_round_trip_and_limits() {
+        let mut m = sample();
+        m.pq_message = Some(vec![1, 1, 2, 0]);
+        let bytes = m.to_bytes();
+        assert_eq!(bytes.len(), NORMAL_HEADER_LEN + 2 + 4 + 20);
+        assert_eq!(&bytes[..2], &[WIRE_VERSION_TRIPLE, TYPE_NORMAL]);
+        assert_eq!(
+            &bytes[NORMAL_HEADER_LEN..NORMAL_HEADER_LEN + 6],
+            &[0, 4, 1, 1, 2, 0]
+        );
+        assert_eq!(NormalMessage::parse(&bytes).unwrap(), m);
+        let pre = PreKeyMessage {
+            prekey_header: vec![9; 7],
+            message: m.clone(),
+        };
+        assert_eq!(pre.to_bytes()[0], WIRE_VERSION_TRIPLE);
+        assert_eq!(
+            WireMessage::parse(&pre.to_bytes()).unwrap(),
+            WireMessage::PreKey(pre)
+        );
+        // An empty SPQR message, and one longer than the bound, are refused.
+        let mut empty = bytes.clone();
+        empty.splice(NORMAL_HEADER_LEN..NORMAL_HEADER_LEN + 6, [0, 0]);
+        assert!(NormalMessage::parse(&empty).is_err());
+        let mut long = bytes[..NORMAL_HEADER_LEN].to_vec();
+        long.extend_from_slice(&1025u16.to_be_bytes());
+        long.extend_from_slice(&[0; 1100]);
+        assert!(NormalMessage::parse(&long).is_err());
+        // A pre-key message may not embed a message of the other version.
+        let mut mixed = PreKeyMessage {
+            prekey_header: vec![9; 7],
+            message: sample(),
+        }
+        .to_bytes();
+        mixed[0] = WIRE_VERSION_TRIPLE;
+        assert!(WireMessage::parse(&mixed).is_err());
     }
 
     #[test]

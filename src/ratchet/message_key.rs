@@ -32,6 +32,13 @@ pub const MESSAGE_KEYS_INFO: &[u8] = b"pqxdh message keys v2";
 /// restores of the same state, the birthday bound).
 pub const SALT_LEN: usize = 16;
 
+/// HKDF info of a triple-ratchet message's keys (wire version 0x03, SPEC.md section 8.1): the
+/// HKDF salt is the message's SPQR key followed by its random salt.
+pub const TRIPLE_MESSAGE_KEYS_INFO: &[u8] = b"pqxdh triple ratchet message keys v1";
+
+/// The key SPQR gives a message (SPEC.md section 14).
+pub type PqKey = [u8; crate::ratchet::pq_ratchet::PQ_KEY_LEN];
+
 secret_bytes!(
     /// A message-key seed `HMAC-SHA256(CK, 0x01)`. Zeroized on drop; redacted in `Debug`.
     MessageKeySeed,
@@ -46,17 +53,40 @@ impl MessageKeySeed {
     /// HKDF-SHA256(salt = the message's random salt, IKM = seed, info = [`MESSAGE_KEYS_INFO`])
     /// -> 44 bytes: the AES-256 key (bytes 0..32) and the nonce (bytes 32..44). The salt is fresh
     /// for every encryption, so encrypting again with a restored seed gives another key and nonce.
-    fn expand(&self, salt: &[u8; SALT_LEN]) -> Zeroizing<[u8; AES_KEY_LEN + NONCE_LEN]> {
-        let hkdf = Hkdf::<Sha256>::new(Some(salt), self.as_bytes());
+    ///
+    /// With an SPQR key (triple ratchet): HKDF-SHA256(salt = SPQR key || message salt, IKM = seed,
+    /// info = [`TRIPLE_MESSAGE_KEYS_INFO`]), the same 44 bytes.
+    fn expand(
+        &self,
+        salt: &[u8; SALT_LEN],
+        pq_key: Option<&PqKey>,
+    ) -> Zeroizing<[u8; AES_KEY_LEN + NONCE_LEN]> {
         let mut okm = Zeroizing::new([0u8; AES_KEY_LEN + NONCE_LEN]);
-        // 44 bytes is far below HKDF-SHA256's 8160-byte limit, so this cannot fail.
-        let _ = hkdf.expand(MESSAGE_KEYS_INFO, &mut *okm);
+        // 44 bytes is far below HKDF-SHA256's 8160-byte limit, so expand cannot fail.
+        match pq_key {
+            None => {
+                let hkdf = Hkdf::<Sha256>::new(Some(salt), self.as_bytes());
+                let _ = hkdf.expand(MESSAGE_KEYS_INFO, &mut *okm);
+            }
+            Some(pq) => {
+                let mut full = Zeroizing::new([0u8; 32 + SALT_LEN]);
+                let (head, tail) = full.split_at_mut(32);
+                head.copy_from_slice(pq);
+                tail.copy_from_slice(salt);
+                let hkdf = Hkdf::<Sha256>::new(Some(&*full), self.as_bytes());
+                let _ = hkdf.expand(TRIPLE_MESSAGE_KEYS_INFO, &mut *okm);
+            }
+        }
         okm
     }
 
     /// The cipher and nonce for this seed.
-    fn cipher(&self, salt: &[u8; SALT_LEN]) -> (Aes256Gcm, Nonce<aes_gcm::aead::consts::U12>) {
-        let okm = self.expand(salt);
+    fn cipher(
+        &self,
+        salt: &[u8; SALT_LEN],
+        pq_key: Option<&PqKey>,
+    ) -> (Aes256Gcm, Nonce<aes_gcm::aead::consts::U12>) {
+        let okm = self.expand(salt, pq_key);
         let (key, nonce) = okm.split_at(AES_KEY_LEN);
         let mut nonce_bytes = [0u8; NONCE_LEN];
         nonce_bytes.copy_from_slice(nonce);
@@ -78,7 +108,7 @@ impl MessageKeySeed {
     ) -> Vec<u8> {
         let mut out = Vec::with_capacity(plaintext.len() + TAG_LEN);
         out.extend_from_slice(plaintext);
-        self.seal_in_place(salt, associated_data, &mut out, 0);
+        self.seal_in_place(salt, None, associated_data, &mut out, 0);
         out
     }
 
@@ -87,11 +117,12 @@ impl MessageKeySeed {
     pub(crate) fn seal_in_place(
         self,
         salt: &[u8; SALT_LEN],
+        pq_key: Option<&PqKey>,
         associated_data: &[u8],
         buf: &mut Vec<u8>,
         from: usize,
     ) {
-        let (cipher, nonce) = self.cipher(salt);
+        let (cipher, nonce) = self.cipher(salt, pq_key);
         let result = match buf.get_mut(from..) {
             Some(body) => cipher
                 .encrypt_inout_detached(&nonce, associated_data, body.into())
@@ -118,6 +149,17 @@ impl MessageKeySeed {
         associated_data: &[u8],
         ciphertext_and_tag: &[u8],
     ) -> Result<Vec<u8>, InvalidTag> {
+        self.decrypt_with(salt, None, associated_data, ciphertext_and_tag)
+    }
+
+    /// [`MessageKeySeed::decrypt`] of a triple-ratchet message when `pq_key` is given.
+    pub fn decrypt_with(
+        &self,
+        salt: &[u8; SALT_LEN],
+        pq_key: Option<&PqKey>,
+        associated_data: &[u8],
+        ciphertext_and_tag: &[u8],
+    ) -> Result<Vec<u8>, InvalidTag> {
         let body_len = ciphertext_and_tag
             .len()
             .checked_sub(TAG_LEN)
@@ -125,7 +167,7 @@ impl MessageKeySeed {
         let (body, tag) = ciphertext_and_tag.split_at(body_len);
         let tag =
             aes_gcm::Tag::<aes_gcm::aead::consts::U16>::try_from(tag).map_err(|_| InvalidTag)?;
-        let (cipher, nonce) = self.cipher(salt);
+        let (cipher, nonce) = self.cipher(salt, pq_key);
         let mut out = body.to_vec();
         match cipher.decrypt_inout_detached(
             &nonce,

@@ -7,6 +7,7 @@ pub mod chain_key;
 pub mod error;
 pub mod message;
 pub mod message_key;
+pub mod pq_ratchet;
 pub mod root_key;
 pub mod session;
 pub mod session_state;

@@ -25,9 +25,11 @@ use crate::primitives::keys::{KeyPair, PublicKey};
 use crate::ratchet::chain_key::ChainKey;
 use crate::ratchet::error::{DecryptError, EncryptError};
 use crate::ratchet::message::SALT_LEN;
-use crate::ratchet::message::{MAX_PREKEY_HEADER_LEN, MessageView, NORMAL_HEADER_LEN};
+use crate::ratchet::message::{MAX_PREKEY_HEADER_LEN, MessageView};
 use crate::ratchet::message::{PREKEY_PREFIX_LEN, TYPE_PREKEY, WIRE_VERSION, normal_header};
+use crate::ratchet::message::{WIRE_VERSION_TRIPLE, triple_header};
 use crate::ratchet::message_key::{MessageKeySeed, TAG_LEN};
+use crate::ratchet::pq_ratchet::PqRatchet;
 use crate::ratchet::root_key::RootKey;
 
 /// The largest number of message keys one received message may make us skip in one chain (its
@@ -92,6 +94,8 @@ pub struct Session {
     pub(super) associated_data: Vec<u8>,
     pub(super) pending_prekey_header: Option<Vec<u8>>,
     pub(super) received: bool,
+    /// The SPQR state of a triple-ratchet session; `None` for a classical Double Ratchet.
+    pub(super) pq: Option<PqRatchet>,
 }
 
 /// A snapshot of a session's counters, for debugging.
@@ -115,6 +119,8 @@ pub struct SessionInfo {
     pub has_received: bool,
     /// Whether `encrypt` produces pre-key messages (initiator before the first reply).
     pub sends_prekey_messages: bool,
+    /// The SPQR braid epoch of a triple-ratchet session; `None` for a classical one.
+    pub pq_epoch: Option<u64>,
 }
 
 impl core::fmt::Debug for Session {
@@ -191,6 +197,7 @@ impl Session {
             associated_data,
             pending_prekey_header: Some(prekey_header),
             received: false,
+            pq: None,
         })
     }
 
@@ -222,7 +229,24 @@ impl Session {
             associated_data,
             pending_prekey_header: None,
             received: false,
+            pq: None,
         }
+    }
+
+    /// Makes a new session a triple ratchet (SPEC.md sections 8 and 14): every message then
+    /// carries an SPQR message (wire version 0x03) and its keys are salted with SPQR's key.
+    /// `auth_key` is PQXDH's HKDF output bytes 64..96; the initiator is SPQR's party A. Call it
+    /// before the first message; both sides must agree (the version byte tells the responder).
+    #[cfg(feature = "spqr")]
+    #[must_use]
+    pub fn with_triple_ratchet(mut self, auth_key: &[u8; 32], initiator: bool) -> Self {
+        self.pq = Some(PqRatchet::new(auth_key, initiator));
+        self
+    }
+
+    /// Whether this session is a triple ratchet (Double Ratchet plus SPQR).
+    pub fn is_triple_ratchet(&self) -> bool {
+        self.pq.is_some()
     }
 
     /// Encrypts `plaintext` into wire bytes: a pre-key message while the initiator has not yet
@@ -273,33 +297,65 @@ impl Session {
         // already used derives another key and nonce (SPEC.md section 8.1).
         let salt = random.salt();
 
+        // The SPQR half of a triple ratchet: its message rides in the header, its key salts the
+        // message keys. Committed with the chain below.
+        let pq = match &self.pq {
+            Some(state) => Some(
+                state
+                    .send(&mut RandomnessRng(random))
+                    .ok_or(EncryptError::PostQuantum)?,
+            ),
+            None => None,
+        };
+        let (version, header) = match &pq {
+            None => (
+                WIRE_VERSION,
+                normal_header(
+                    chain.ratchet.public_key(),
+                    self.previous_counter,
+                    chain.counter,
+                    &salt,
+                )
+                .to_vec(),
+            ),
+            Some(sent) => (
+                WIRE_VERSION_TRIPLE,
+                triple_header(
+                    chain.ratchet.public_key(),
+                    self.previous_counter,
+                    chain.counter,
+                    &salt,
+                    &sent.message,
+                ),
+            ),
+        };
+
         // One buffer: [pre-key prefix] || header || plaintext, encrypted in place, then the tag.
         let prefix_len = self
             .pending_prekey_header
             .as_ref()
             .map_or(0, |blob| PREKEY_PREFIX_LEN + blob.len());
-        let header_end = prefix_len + NORMAL_HEADER_LEN;
+        let header_end = prefix_len + header.len();
         let mut wire = Vec::with_capacity(header_end + plaintext.len() + TAG_LEN);
         if let Some(blob) = &self.pending_prekey_header {
             let len = u32::try_from(blob.len())
                 .map_err(|_| EncryptError::PreKeyHeaderTooLong(blob.len()))?;
-            wire.extend_from_slice(&[WIRE_VERSION, TYPE_PREKEY]);
+            wire.extend_from_slice(&[version, TYPE_PREKEY]);
             wire.extend_from_slice(&len.to_be_bytes());
             wire.extend_from_slice(blob);
         }
-        wire.extend_from_slice(&normal_header(
-            chain.ratchet.public_key(),
-            self.previous_counter,
-            chain.counter,
-            &salt,
-        ));
+        wire.extend_from_slice(&header);
         let ad = AssociatedData::new(&self.associated_data, &wire);
         wire.extend_from_slice(plaintext);
 
         let (seed, next) = chain.key.kdf_ck();
-        seed.seal_in_place(&salt, ad.as_slice(), &mut wire, header_end);
+        let pq_key = pq.as_ref().map(|sent| &*sent.key);
+        seed.seal_in_place(&salt, pq_key, ad.as_slice(), &mut wire, header_end);
         chain.key = next;
         chain.counter = next_counter;
+        if let Some(sent) = pq {
+            self.pq = Some(sent.next);
+        }
         Ok(wire)
     }
 
@@ -311,6 +367,24 @@ impl Session {
         let msg = MessageView::parse(wire)?;
         let ad = AssociatedData::new(&self.associated_data, msg.authenticated);
         let ad = ad.as_slice();
+
+        // A session is classical or triple for its whole life: the other version is refused
+        // (it is authenticated, so it cannot have been changed on the way).
+        let expected = if self.pq.is_some() {
+            WIRE_VERSION_TRIPLE
+        } else {
+            WIRE_VERSION
+        };
+        if msg.version != expected {
+            return Err(DecryptError::VersionMismatch(msg.version));
+        }
+        // The SPQR half first (on a copy): it gives the key that salts this message's keys.
+        let pq = match (&self.pq, msg.pq_message) {
+            (Some(state), Some(pq_message)) => Some(state.recv(pq_message)?),
+            (None, None) => None,
+            _ => return Err(DecryptError::VersionMismatch(msg.version)),
+        };
+        let pq_key = pq.as_ref().map(|(_, key)| &**key);
 
         let their_key = msg.ratchet_key;
         let n = msg.counter;
@@ -327,11 +401,12 @@ impl Session {
             let plaintext = match self.skipped.get(index) {
                 Some(entry) => entry
                     .seed
-                    .decrypt(&msg.salt, ad, msg.ciphertext)
+                    .decrypt_with(&msg.salt, pq_key, ad, msg.ciphertext)
                     .map_err(|_| DecryptError::InvalidTag)?,
                 None => return Err(DecryptError::Duplicate),
             };
             self.skipped.remove(index);
+            self.commit_pq(pq);
             self.mark_received();
             return Ok(plaintext);
         }
@@ -343,13 +418,14 @@ impl Session {
             }
             let (skipped, seed, next_key) = advance(&chain.key, chain.counter, n, their_key)?;
             let plaintext = seed
-                .decrypt(&msg.salt, ad, msg.ciphertext)
+                .decrypt_with(&msg.salt, pq_key, ad, msg.ciphertext)
                 .map_err(|_| DecryptError::InvalidTag)?;
             if let Some(chain) = self.receiving.as_mut() {
                 chain.key = next_key;
                 chain.counter = next_n;
             }
             self.push_skipped(skipped);
+            self.commit_pq(pq);
             self.mark_received();
             return Ok(plaintext);
         }
@@ -388,10 +464,11 @@ impl Session {
         let (root_key, chain_key) = self.root_key.kdf_rk(&dh);
         let (more_skipped, seed, next_key) = advance(&chain_key, 0, n, their_key)?;
         let plaintext = seed
-            .decrypt(&msg.salt, ad, msg.ciphertext)
+            .decrypt_with(&msg.salt, pq_key, ad, msg.ciphertext)
             .map_err(|_| DecryptError::InvalidTag)?;
 
         self.root_key = root_key;
+        self.commit_pq(pq);
         if let Some(old) = self.receiving.take() {
             self.previous_their_keys.push_back(old.their_key);
             while self.previous_their_keys.len() >= MAX_RECEIVING_CHAINS {
@@ -425,6 +502,14 @@ impl Session {
             skipped_keys: self.skipped.len(),
             has_received: self.received,
             sends_prekey_messages: self.pending_prekey_header.is_some(),
+            pq_epoch: self.pq.as_ref().map(PqRatchet::epoch),
+        }
+    }
+
+    /// Keeps the SPQR state a verified message produced.
+    fn commit_pq(&mut self, pq: Option<(PqRatchet, zeroize::Zeroizing<[u8; 32]>)>) {
+        if let Some((state, _key)) = pq {
+            self.pq = Some(state);
         }
     }
 
@@ -505,7 +590,37 @@ pub trait Randomness {
     fn ratchet_key(&mut self) -> KeyPair;
     /// A fresh per-message salt.
     fn salt(&mut self) -> [u8; SALT_LEN];
+    /// Random bytes for the post-quantum ratchet (key generation and encapsulation).
+    fn fill_bytes(&mut self, dest: &mut [u8]);
 }
+
+/// A [`Randomness`] seen as a generator, for the SPQR layer.
+struct RandomnessRng<'a>(&'a mut dyn Randomness);
+
+impl rand_core::TryRng for RandomnessRng<'_> {
+    type Error = core::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut b = [0u8; 4];
+        self.0.fill_bytes(&mut b);
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut b = [0u8; 8];
+        self.0.fill_bytes(&mut b);
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        self.0.fill_bytes(dst);
+        Ok(())
+    }
+}
+
+/// Every [`Randomness`] is a cryptographic source (the session's own generator, or a
+/// transcript's recorded draws).
+impl rand_core::TryCryptoRng for RandomnessRng<'_> {}
 
 /// [`Randomness`] drawn from a caller's generator: the ratchet key first (when a sending step is
 /// deferred), then the salt.
@@ -520,6 +635,10 @@ impl<R: CryptoRng + ?Sized> Randomness for FromRng<'_, R> {
         let mut salt = [0u8; SALT_LEN];
         self.0.fill_bytes(&mut salt);
         salt
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        self.0.fill_bytes(dest);
     }
 }
 

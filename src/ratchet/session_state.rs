@@ -12,6 +12,9 @@
 //! || u16be R || R runs of skipped keys: their ratchet key (32) || u16be C (>= 1)
 //!    || C x (u32be N || message-key seed (32)), at most 2,000 keys in total, oldest first
 //! ```
+//! Version 0x03 (a triple-ratchet session) is the same followed by `u32be length || SPQR state`
+//! (SPEC.md section 14.6). Classical sessions are still written as version 0x02.
+//!
 //! Flags: 0x01 a message has been decrypted; 0x02 the sending chain exists (otherwise the send
 //! half of a DH ratchet step is deferred, which requires 0x04); 0x04 a receiving chain exists;
 //! 0x08 pre-key messages are being sent. Other bits must be zero.
@@ -30,6 +33,7 @@ use crate::primitives::keys::{KEY_LEN, KeyPair, PrivateKey, PublicKey};
 use crate::ratchet::chain_key::ChainKey;
 use crate::ratchet::message::MAX_PREKEY_HEADER_LEN;
 use crate::ratchet::message_key::MessageKeySeed;
+use crate::ratchet::pq_ratchet::PqRatchet;
 use crate::ratchet::root_key::RootKey;
 use crate::ratchet::session::{
     MAX_RECEIVING_CHAINS, MAX_SKIPPED_KEYS, ReceivingChain, SendingChain, Session, SkippedKey,
@@ -43,6 +47,15 @@ pub const STATE_VERSION: u8 = 0x02;
 
 /// The earlier format (private ratchet key always saved), still read by [`Session::from_bytes`].
 pub const STATE_VERSION_1: u8 = 0x01;
+
+/// The format of a triple-ratchet session: version 0x02's fields, then the SPQR state.
+pub const STATE_VERSION_TRIPLE: u8 = 0x03;
+
+/// Largest saved SPQR state accepted inside a session (the SPQR layer's own bound).
+#[cfg(feature = "spqr")]
+const MAX_PQ_STATE_LEN: usize = crate::spqr::MAX_STATE_LEN;
+#[cfg(not(feature = "spqr"))]
+const MAX_PQ_STATE_LEN: usize = 0;
 
 const FLAG_RECEIVED: u8 = 0x01;
 const FLAG_SENDING: u8 = 0x02;
@@ -93,8 +106,16 @@ impl Session {
         if self.pending_prekey_header.is_some() {
             flags |= FLAG_PREKEY;
         }
+        let pq = self.pq.as_ref().map(PqRatchet::to_bytes);
+        if let Some(pq) = &pq {
+            out.reserve_exact(4 + pq.len());
+        }
         out.extend_from_slice(&STATE_MAGIC);
-        out.push(STATE_VERSION);
+        out.push(if pq.is_some() {
+            STATE_VERSION_TRIPLE
+        } else {
+            STATE_VERSION
+        });
         out.push(flags);
         out.extend_from_slice(self.root_key.as_bytes());
         match &self.sending {
@@ -133,6 +154,10 @@ impl Session {
                 out.extend_from_slice(entry.seed.as_bytes());
             }
         }
+        if let Some(pq) = &pq {
+            put_len(&mut out, pq.len());
+            out.extend_from_slice(pq);
+        }
         out
     }
 
@@ -154,6 +179,7 @@ impl Session {
             + 2
             + runs.len() * (KEY_LEN + 2)
             + self.skipped.len() * SKIPPED_ENTRY_LEN
+            + self.pq.as_ref().map_or(0, |pq| 4 + pq.to_bytes().len())
     }
 
     /// Consecutive skipped keys with the same ratchet key, in order.
@@ -175,7 +201,10 @@ impl Session {
             return Err(StateError::BadMagic);
         }
         let version = r.byte()?;
-        if version != STATE_VERSION && version != STATE_VERSION_1 {
+        if version != STATE_VERSION
+            && version != STATE_VERSION_1
+            && !(version == STATE_VERSION_TRIPLE && cfg!(feature = "spqr"))
+        {
             return Err(StateError::UnsupportedVersion(version));
         }
         let flags = r.byte()?;
@@ -257,6 +286,15 @@ impl Session {
                 });
             }
         }
+        let pq = if version == STATE_VERSION_TRIPLE {
+            let len = usize::try_from(r.u32()?).unwrap_or(usize::MAX);
+            if len > MAX_PQ_STATE_LEN {
+                return Err(StateError::Invalid("SPQR state too long"));
+            }
+            Some(PqRatchet::from_bytes(r.take(len)?).ok_or(StateError::Invalid("SPQR state"))?)
+        } else {
+            None
+        };
         if !r.0.is_empty() {
             return Err(StateError::TrailingBytes);
         }
@@ -271,6 +309,7 @@ impl Session {
             associated_data,
             pending_prekey_header,
             received: flags & FLAG_RECEIVED != 0,
+            pq,
         })
     }
 }

@@ -14,6 +14,8 @@ use crate::handshake::store::{PreKeySink, PreKeySource, PreKeyUse, prekey_use};
 use crate::handshake::verified_bundle::VerifiedBundle;
 use crate::primitives::kem::{Backend, KemType};
 use crate::primitives::keys::PublicKey;
+#[cfg(feature = "spqr")]
+use crate::ratchet::message::WIRE_VERSION_TRIPLE;
 use crate::ratchet::root_key::RootKey;
 use crate::ratchet::{DecryptError, EncryptError, Session, WireMessage};
 
@@ -55,16 +57,55 @@ pub struct Established {
 /// The session and the root key wipe themselves on drop; the rest is public.
 impl zeroize::ZeroizeOnDrop for Established {}
 
+/// Which ratchet a new session runs (SPEC.md section 8.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RatchetKind {
+    /// The Double Ratchet alone (wire version 0x02): X25519 steps only.
+    Classical,
+    /// The triple ratchet (wire version 0x03): the Double Ratchet plus SPQR, whose ML-KEM-768
+    /// epochs make the message keys post-quantum after a compromise too. Needs the `spqr`
+    /// feature.
+    #[cfg(feature = "spqr")]
+    Triple,
+}
+
+impl Default for RatchetKind {
+    /// The triple ratchet when the `spqr` feature is on (the default), else the classical one.
+    fn default() -> Self {
+        #[cfg(feature = "spqr")]
+        {
+            Self::Triple
+        }
+        #[cfg(not(feature = "spqr"))]
+        {
+            Self::Classical
+        }
+    }
+}
+
 /// The initiator: verifies the bundle, runs PQXDH and starts a session whose messages are
-/// pre-key messages until the first reply arrives.
+/// pre-key messages until the first reply arrives. The session is a triple ratchet
+/// ([`RatchetKind::default`]); [`initiate_with_ratchet`] chooses.
 pub fn initiate<R: CryptoRng + ?Sized>(
     identity: &IdentityKeyPair,
     bundle: &PreKeyBundle,
     backend: Backend,
     rng: &mut R,
 ) -> Result<Established, EstablishError> {
+    initiate_with_ratchet(identity, bundle, backend, RatchetKind::default(), rng)
+}
+
+/// [`initiate`] with an explicit ratchet: the classical Double Ratchet stays available for
+/// comparison and for peers without SPQR.
+pub fn initiate_with_ratchet<R: CryptoRng + ?Sized>(
+    identity: &IdentityKeyPair,
+    bundle: &PreKeyBundle,
+    backend: Backend,
+    ratchet: RatchetKind,
+    rng: &mut R,
+) -> Result<Established, EstablishError> {
     let init = hs::initiate(identity, bundle, backend, rng)?;
-    start_initiator(init, bundle.signed_prekey.key, rng)
+    start_initiator(init, bundle.signed_prekey.key, ratchet, rng)
 }
 
 /// [`initiate`] from a bundle whose signatures were already checked ([`VerifiedBundle::verify`],
@@ -77,7 +118,12 @@ pub fn initiate_verified<R: CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<Established, EstablishError> {
     let init = hs::initiate_verified(identity, bundle, backend, rng)?;
-    start_initiator(init, bundle.bundle().signed_prekey.key, rng)
+    start_initiator(
+        init,
+        bundle.bundle().signed_prekey.key,
+        RatchetKind::default(),
+        rng,
+    )
 }
 
 /// The initiator over a responder known only by its identity key and a signed prekey whose
@@ -89,18 +135,21 @@ pub fn initiate_x3dh_unsigned<R: CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<Established, EstablishError> {
     let init = hs::initiate_x3dh_unsigned(identity, responder, rng)?;
-    start_initiator(init, responder.signed_prekey, rng)
+    start_initiator(init, responder.signed_prekey, RatchetKind::Classical, rng)
 }
 
 /// The initiator's session from a finished handshake with the responder's signed prekey.
 fn start_initiator<R: CryptoRng + ?Sized>(
     init: hs::Initiation,
     their_signed_prekey: PublicKey,
+    ratchet: RatchetKind,
     rng: &mut R,
 ) -> Result<Established, EstablishError> {
     let kem = init.header.pq.as_ref().map(|p| p.ciphertext.kem());
     let handshake_root_key = init.keys.root_key.clone();
     let session_id = init.keys.session_id;
+    #[cfg(feature = "spqr")]
+    let auth_key = init.keys.spqr_auth_key.clone();
     let session = Session::new_initiator(
         init.keys.root_key,
         init.keys.chain_key,
@@ -109,6 +158,11 @@ fn start_initiator<R: CryptoRng + ?Sized>(
         init.header.to_bytes(),
         rng,
     )?;
+    let session = match ratchet {
+        RatchetKind::Classical => session,
+        #[cfg(feature = "spqr")]
+        RatchetKind::Triple => session.with_triple_ratchet(auth_key.as_bytes(), true),
+    };
     Ok(Established {
         session,
         session_id,
@@ -170,8 +224,16 @@ pub fn accept_pending<S: PreKeySource + ?Sized>(
         .key_pair()
         .clone();
     let handshake_root_key = keys.root_key.clone();
-    let mut session =
+    let session =
         Session::new_responder(keys.root_key, keys.chain_key, signed, keys.associated_data);
+    // The initiator chose the ratchet; its version byte is authenticated by the first message.
+    #[cfg(feature = "spqr")]
+    let session = if wire.first() == Some(&WIRE_VERSION_TRIPLE) {
+        session.with_triple_ratchet(keys.spqr_auth_key.as_bytes(), false)
+    } else {
+        session
+    };
+    let mut session = session;
     let plaintext = session.decrypt(wire)?;
     Ok(Accepted {
         established: Established {

@@ -37,12 +37,26 @@ pub struct Conversation {
     pub bob: Session,
 }
 
+/// A classical Double Ratchet conversation: the byte-level tests predict its wire layout
+/// (SPEC.md section 8.4, version 0x02). [`conversation_with`] picks the ratchet.
 pub fn conversation(seed: u64) -> Conversation {
+    conversation_with(seed, establish::RatchetKind::Classical)
+}
+
+/// A conversation on the given ratchet, after one message each way.
+pub fn conversation_with(seed: u64, ratchet: establish::RatchetKind) -> Conversation {
     let (mut rng, alice_identity, mut bob_store) = parties(seed, KemType::MlKem1024);
     let bundle = bundle_with_opk(&bob_store);
     let Established {
         session: mut alice, ..
-    } = establish::initiate(&alice_identity, &bundle, Backend::Libcrux, &mut rng).unwrap();
+    } = establish::initiate_with_ratchet(
+        &alice_identity,
+        &bundle,
+        Backend::Libcrux,
+        ratchet,
+        &mut rng,
+    )
+    .unwrap();
     let first = alice.encrypt(b"hello Bob", &mut rng).unwrap();
     let (
         Established {

@@ -239,6 +239,12 @@ impl Randomness for Drawn<'_> {
         self.salt = Some(hex::encode(salt));
         salt
     }
+
+    /// The transcripts are classical Double Ratchet sessions: SPQR never draws here (the SPQR
+    /// transcripts are `kat/spqr/`).
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        self.rng.fill_bytes(dest);
+    }
 }
 
 /// The runner's randomness: the recorded ratchet key and salt of one step.
@@ -265,6 +271,12 @@ impl Randomness for Recorded {
 
     fn salt(&mut self) -> [u8; SALT_LEN] {
         self.salt
+    }
+
+    /// Nothing recorded: a classical session never asks, and asking fails the step.
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        self.missing_key = true;
+        dest.fill(0);
     }
 }
 

@@ -341,7 +341,9 @@ fn fork(rng: &ChaCha20Rng) -> ChaCha20Rng {
     copy
 }
 
-/// `pqxdh::initiate`, then the values it drew, recomputed from a copy of the generator.
+/// `pqxdh::initiate_with_ratchet` on the classical Double Ratchet (the explainer shows its
+/// fields byte by byte; the SPQR layer of the default triple ratchet is SPEC.md section 14),
+/// then the values it drew, recomputed from a copy of the generator.
 fn seeded_start(
     parties: &Parties,
     bundle: &pqxdh::PreKeyBundle,
@@ -353,7 +355,14 @@ fn seeded_start(
         session_id,
         handshake_root_key,
         ..
-    } = pqxdh::initiate(&parties.alice, bundle, Backend::Libcrux, rng).map_err(err)?;
+    } = pqxdh::initiate_with_ratchet(
+        &parties.alice,
+        bundle,
+        Backend::Libcrux,
+        pqxdh::RatchetKind::Classical,
+        rng,
+    )
+    .map_err(err)?;
     // The same draws, in the library's order: EK_A, the KEM randomness, the first ratchet key.
     let ephemeral = KeyPair::generate(&mut replay);
     let mut kem_randomness = [0u8; ENCAPS_SEED_LEN];
