@@ -174,3 +174,27 @@ fn classical_sessions_stay_available() {
         "classical sessions keep state version 2"
     );
 }
+
+#[test]
+fn a_message_of_another_session_is_never_called_a_repeat() {
+    // A client with two sessions with one peer tries each; only an authenticated repeat may
+    // stop it. SPQR's counters of the two sessions overlap, so its verdict must not be final.
+    let mut one = triple(9);
+    let mut two = triple(10);
+    // Bob of session one is further along SPQR's chain than Alice of session two, and has a
+    // sending chain, so the foreign message gets past the Double Ratchet's checks to SPQR.
+    for _ in 0..6 {
+        one.a_to_b(b"warm");
+    }
+    one.b_to_a(b"reply");
+    two.a_to_b(b"warm");
+    let wire = two
+        .alice
+        .encrypt(b"for the second session", &mut two.rng)
+        .unwrap();
+    let before = one.bob.to_bytes();
+    let err = one.bob.decrypt(&wire).unwrap_err();
+    assert_ne!(err, DecryptError::Duplicate);
+    assert_eq!(*one.bob.to_bytes(), *before);
+    assert_eq!(two.bob.decrypt(&wire).unwrap(), b"for the second session");
+}

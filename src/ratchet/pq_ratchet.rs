@@ -55,9 +55,9 @@ impl PqRatchet {
         message: &[u8],
     ) -> Result<(Self, Zeroizing<[u8; PQ_KEY_LEN]>), DecryptError> {
         use crate::spqr::SpqrError;
+        // Unauthenticated input: a used key here is not proof of a repeat (the Double Ratchet's
+        // checks, which come first, say that), so every refusal but a too-far jump is SPQR's own.
         let (next, received) = self.0.recv(message).map_err(|e| match e {
-            // A key already handed out: the message was decrypted before.
-            SpqrError::KeyAlreadyUsed(_) | SpqrError::KeyTrimmed(_) => DecryptError::Duplicate,
             SpqrError::KeyJump { .. } => DecryptError::TooFarAhead,
             other => DecryptError::PostQuantum(other),
         })?;

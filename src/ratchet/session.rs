@@ -378,13 +378,10 @@ impl Session {
         if msg.version != expected {
             return Err(DecryptError::VersionMismatch(msg.version));
         }
-        // The SPQR half first (on a copy): it gives the key that salts this message's keys.
-        let pq = match (&self.pq, msg.pq_message) {
-            (Some(state), Some(pq_message)) => Some(state.recv(pq_message)?),
-            (None, None) => None,
-            _ => return Err(DecryptError::VersionMismatch(msg.version)),
-        };
-        let pq_key = pq.as_ref().map(|(_, key)| &**key);
+        // The SPQR half runs on a copy once the Double Ratchet's own checks (repeats, unknown
+        // chains) have passed, just before the AEAD: its key salts this message's keys. Its
+        // refusals are never `Duplicate`, since its input is not yet authenticated (a message of
+        // another session with one peer must not look like a repeat).
 
         let their_key = msg.ratchet_key;
         let n = msg.counter;
@@ -398,6 +395,8 @@ impl Session {
             .iter()
             .position(|s| s.counter == n && s.their_key == their_key)
         {
+            let pq = self.pq_recv(&msg)?;
+            let pq_key = pq.as_ref().map(|(_, key)| &**key);
             let plaintext = match self.skipped.get(index) {
                 Some(entry) => entry
                     .seed
@@ -417,6 +416,8 @@ impl Session {
                 return Err(DecryptError::Duplicate);
             }
             let (skipped, seed, next_key) = advance(&chain.key, chain.counter, n, their_key)?;
+            let pq = self.pq_recv(&msg)?;
+            let pq_key = pq.as_ref().map(|(_, key)| &**key);
             let plaintext = seed
                 .decrypt_with(&msg.salt, pq_key, ad, msg.ciphertext)
                 .map_err(|_| DecryptError::InvalidTag)?;
@@ -463,6 +464,8 @@ impl Session {
             .map_err(|_| DecryptError::NonContributory)?;
         let (root_key, chain_key) = self.root_key.kdf_rk(&dh);
         let (more_skipped, seed, next_key) = advance(&chain_key, 0, n, their_key)?;
+        let pq = self.pq_recv(&msg)?;
+        let pq_key = pq.as_ref().map(|(_, key)| &**key);
         let plaintext = seed
             .decrypt_with(&msg.salt, pq_key, ad, msg.ciphertext)
             .map_err(|_| DecryptError::InvalidTag)?;
@@ -503,6 +506,18 @@ impl Session {
             has_received: self.received,
             sends_prekey_messages: self.pending_prekey_header.is_some(),
             pq_epoch: self.pq.as_ref().map(PqRatchet::epoch),
+        }
+    }
+
+    /// SPQR's receive of the message's SPQR message, on a copy: the new state and the key.
+    fn pq_recv(
+        &self,
+        msg: &MessageView<'_>,
+    ) -> Result<Option<(PqRatchet, zeroize::Zeroizing<[u8; 32]>)>, DecryptError> {
+        match (&self.pq, msg.pq_message) {
+            (Some(state), Some(pq_message)) => Ok(Some(state.recv(pq_message)?)),
+            (None, None) => Ok(None),
+            _ => Err(DecryptError::VersionMismatch(msg.version)),
         }
     }
 

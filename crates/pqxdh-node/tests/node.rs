@@ -652,12 +652,21 @@ impl Outsider {
                 .unwrap()
                 .key_pair()
                 .clone();
-            self.session = Some(pqxdh::Session::new_responder(
+            let session = pqxdh::Session::new_responder(
                 keys.root_key,
                 keys.chain_key,
                 signed,
                 keys.associated_data,
-            ));
+            );
+            // The node's PQXDH sessions are triple ratchets (wire version 0x03), its X3DH ones
+            // classical: follow the version byte as `establish::accept` does.
+            self.session = Some(
+                if wire.first() == Some(&pqxdh::ratchet::message::WIRE_VERSION_TRIPLE) {
+                    session.with_triple_ratchet(keys.spqr_auth_key.as_bytes(), false)
+                } else {
+                    session
+                },
+            );
         }
         self.session
             .as_mut()
