@@ -136,6 +136,9 @@ impl core::fmt::Debug for Session {
 /// itself on drop, including keys dropped as the session advances or evicts them.
 impl zeroize::ZeroizeOnDrop for Session {}
 
+/// SPQR's state after a received message, and that message's key.
+type PqReceived = (PqRatchet, zeroize::Zeroizing<[u8; 32]>);
+
 /// The result of walking a chain forward: skipped keys, the message's seed, the next chain key.
 type Advance = (Vec<SkippedKey>, MessageKeySeed, ChainKey);
 
@@ -510,10 +513,7 @@ impl Session {
     }
 
     /// SPQR's receive of the message's SPQR message, on a copy: the new state and the key.
-    fn pq_recv(
-        &self,
-        msg: &MessageView<'_>,
-    ) -> Result<Option<(PqRatchet, zeroize::Zeroizing<[u8; 32]>)>, DecryptError> {
+    fn pq_recv(&self, msg: &MessageView<'_>) -> Result<Option<PqReceived>, DecryptError> {
         match (&self.pq, msg.pq_message) {
             (Some(state), Some(pq_message)) => Ok(Some(state.recv(pq_message)?)),
             (None, None) => Ok(None),
@@ -522,7 +522,7 @@ impl Session {
     }
 
     /// Keeps the SPQR state a verified message produced.
-    fn commit_pq(&mut self, pq: Option<(PqRatchet, zeroize::Zeroizing<[u8; 32]>)>) {
+    fn commit_pq(&mut self, pq: Option<PqReceived>) {
         if let Some((state, _key)) = pq {
             self.pq = Some(state);
         }
