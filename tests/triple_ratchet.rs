@@ -36,6 +36,7 @@ fn a_long_conversation_completes_spqr_epochs_and_survives_saves() {
         c.a_to_b(format!("a{round}").as_bytes());
         c.b_to_a(format!("b{round}").as_bytes());
         if round % 50 == 49 {
+            assert_eq!(c.alice.saved_len(), c.alice.to_bytes().len());
             c.alice = Session::from_bytes(&c.alice.to_bytes()).unwrap();
             c.bob = Session::from_bytes(&c.bob.to_bytes()).unwrap();
         }

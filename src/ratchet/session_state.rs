@@ -91,8 +91,11 @@ impl Session {
     /// The saved form (a versioned binary format, in a buffer wiped on drop). Holds every secret
     /// of the session: protect it like a private key.
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
-        // Sized up front so that no reallocation leaves unwiped copies behind.
-        let mut out = Zeroizing::new(Vec::with_capacity(self.saved_len()));
+        // The SPQR state is serialized once; the buffer is sized up front so that no
+        // reallocation leaves unwiped copies behind.
+        let pq = self.pq.as_ref().map(PqRatchet::to_bytes);
+        let pq_len = pq.as_ref().map_or(0, |pq| 4 + pq.len());
+        let mut out = Zeroizing::new(Vec::with_capacity(self.classical_saved_len() + pq_len));
         let mut flags = 0;
         if self.received {
             flags |= FLAG_RECEIVED;
@@ -105,10 +108,6 @@ impl Session {
         }
         if self.pending_prekey_header.is_some() {
             flags |= FLAG_PREKEY;
-        }
-        let pq = self.pq.as_ref().map(PqRatchet::to_bytes);
-        if let Some(pq) = &pq {
-            out.reserve_exact(4 + pq.len());
         }
         out.extend_from_slice(&STATE_MAGIC);
         out.push(if pq.is_some() {
@@ -163,6 +162,11 @@ impl Session {
 
     /// The length of [`Session::to_bytes`].
     pub fn saved_len(&self) -> usize {
+        self.classical_saved_len() + self.pq.as_ref().map_or(0, |pq| 4 + pq.to_bytes().len())
+    }
+
+    /// The length of [`Session::to_bytes`] without the SPQR block.
+    fn classical_saved_len(&self) -> usize {
         let runs = self.skipped_runs();
         4 + 2 * KEY_LEN
             + self.sending.as_ref().map_or(0, |_| KEY_LEN + 4)
@@ -179,7 +183,6 @@ impl Session {
             + 2
             + runs.len() * (KEY_LEN + 2)
             + self.skipped.len() * SKIPPED_ENTRY_LEN
-            + self.pq.as_ref().map_or(0, |pq| 4 + pq.to_bytes().len())
     }
 
     /// Consecutive skipped keys with the same ratchet key, in order.

@@ -127,9 +127,18 @@ pub struct Braid {
     phase: Phase,
 }
 
-fn decoder(len: usize) -> Result<Decoder, SpqrError> {
-    Decoder::new(len).map_err(|_| SpqrError::Internal)
+/// A decoder of one of the four pieces, whose lengths are checked here once, at compile time.
+fn decoder(len: usize) -> Decoder {
+    Decoder::of_valid_length(len)
 }
+
+const fn valid_piece_len(len: usize) -> bool {
+    len.is_multiple_of(2) && len <= super::erasure::MAX_PIECE_LEN
+}
+const _: () = assert!(valid_piece_len(HEADER_PIECE_LEN));
+const _: () = assert!(valid_piece_len(kem::ENCAPSULATION_KEY_LEN));
+const _: () = assert!(valid_piece_len(kem::CT1_LEN));
+const _: () = assert!(valid_piece_len(CT2_PIECE_LEN));
 
 fn encoder(piece: &[u8]) -> Result<Encoder, SpqrError> {
     Encoder::new(piece).map_err(|_| SpqrError::Internal)
@@ -166,14 +175,14 @@ impl Braid {
     }
 
     /// Party B (the responder) starts as the ciphertext sender of epoch 1.
-    pub fn new_b(auth_key: &[u8]) -> Result<Self, SpqrError> {
-        Ok(Self {
+    pub fn new_b(auth_key: &[u8]) -> Self {
+        Self {
             epoch: 1,
             auth: Authenticator::new(auth_key, 1),
             phase: Phase::NoHeaderReceived {
-                receiving_header: decoder(HEADER_PIECE_LEN)?,
+                receiving_header: decoder(HEADER_PIECE_LEN),
             },
-        })
+        }
     }
 
     /// The current epoch.
@@ -323,7 +332,7 @@ impl Braid {
         let mut secret = None;
         self.phase = match (phase, payload) {
             (Phase::KeysSampled { ek, dk, .. }, Payload::Ct1(chunk)) => {
-                let mut receiving_ct1 = decoder(kem::CT1_LEN)?;
+                let mut receiving_ct1 = decoder(kem::CT1_LEN);
                 receiving_ct1.add_chunk(chunk);
                 Phase::HeaderSent {
                     dk,
@@ -354,7 +363,7 @@ impl Braid {
                 }
             }
             (Phase::Ct1Received { dk, ct1, .. }, Payload::Ct2(chunk)) => {
-                let mut receiving_ct2 = decoder(CT2_PIECE_LEN)?;
+                let mut receiving_ct2 = decoder(CT2_PIECE_LEN);
                 receiving_ct2.add_chunk(chunk);
                 Phase::EkSentCt1Received {
                     dk,
@@ -386,7 +395,7 @@ impl Braid {
                             .checked_add(1)
                             .ok_or(SpqrError::EpochOutOfRange(epoch))?;
                         Phase::NoHeaderReceived {
-                            receiving_header: decoder(HEADER_PIECE_LEN)?,
+                            receiving_header: decoder(HEADER_PIECE_LEN),
                         }
                     }
                     None => Phase::EkSentCt1Received {
@@ -411,7 +420,7 @@ impl Braid {
                             .map_err(|_| SpqrError::MacVerifyFailed)?;
                         Phase::HeaderReceived {
                             header: header.to_vec(),
-                            receiving_ek: decoder(kem::ENCAPSULATION_KEY_LEN)?,
+                            receiving_ek: decoder(kem::ENCAPSULATION_KEY_LEN),
                         }
                     }
                     None => Phase::NoHeaderReceived { receiving_header },

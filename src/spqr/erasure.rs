@@ -196,10 +196,16 @@ impl Decoder {
         if !piece_len.is_multiple_of(2) || piece_len > MAX_PIECE_LEN {
             return Err(BadPieceLength(piece_len));
         }
-        Ok(Self {
+        Ok(Self::of_valid_length(piece_len))
+    }
+
+    /// A decoder of a length the caller knows to be even and at most [`MAX_PIECE_LEN`] (the
+    /// braid's constant piece lengths, checked at compile time there).
+    pub(super) fn of_valid_length(piece_len: usize) -> Self {
+        Self {
             piece_len,
             lanes: vec![Vec::new(); LANES],
-        })
+        }
     }
 
     /// A decoder restored from its points (see [`Decoder::points`]). Points must be sorted by

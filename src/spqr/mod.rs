@@ -192,8 +192,7 @@ impl SpqrState {
     pub fn with_params(auth_key: &[u8], direction: Direction, params: ChainParams) -> Self {
         let braid = match direction {
             Direction::AToB => Braid::new_a(auth_key),
-            // The header decoder's length is a constant: this never fails.
-            Direction::BToA => Braid::new_b(auth_key).unwrap_or_else(|_| Braid::new_a(auth_key)),
+            Direction::BToA => Braid::new_b(auth_key),
         };
         Self {
             direction,
