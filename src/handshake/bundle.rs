@@ -76,13 +76,15 @@ impl PreKeyBundle {
     pub fn verify(&self) -> Result<(), BundleError> {
         let key = xeddsa::VerifyingKey::new(&self.identity_key)
             .map_err(|_| BundleError::BadSignedPreKeySignature)?;
-        key.verify(
-            &self.signed_prekey.key.encode(),
-            &self.signed_prekey.signature,
-        )
-        .map_err(|_| BundleError::BadSignedPreKeySignature)?;
-        key.verify(&self.pq_prekey.key.encode(), &self.pq_prekey.signature)
-            .map_err(|_| BundleError::BadPqPreKeySignature)
+        let [signed, pq] = key.verify_two(
+            (
+                &self.signed_prekey.key.encode(),
+                &self.signed_prekey.signature,
+            ),
+            (&self.pq_prekey.key.encode(), &self.pq_prekey.signature),
+        );
+        signed.map_err(|_| BundleError::BadSignedPreKeySignature)?;
+        pq.map_err(|_| BundleError::BadPqPreKeySignature)
     }
 
     /// Verifies only the signed prekey's signature: all that classical X3DH uses.

@@ -1,12 +1,15 @@
 //! The STREAM body shared by the recipient container and attachments (SPEC.md section 9.1,
 //! "Segments"), sealed or opened a bounded batch of segments at a time: batches are read in order
-//! on the calling thread, their segments sealed or opened on every core (rayon's global pool),
-//! then written in order, the next batch read and the previous written while the pool works.
+//! on the calling thread, their segments sealed or opened on the other cores (rayon's global
+//! pool), then written in order, the next batch read and the previous written while the pool
+//! works. The pool is used only when the cryptography, not the reading and writing, is what takes
+//! the time ([`Schedule::Auto`] measures its first [`PROBE_SEGMENTS`] segments to tell).
 //! Segments are independent under STREAM (each has its own nonce), so the bytes are those of one
 //! segment at a time; only the memory bound changes, from one segment to [`IN_FLIGHT_BATCHES`]
 //! batches.
 
 use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
@@ -34,8 +37,10 @@ pub const PARALLEL_MIN_SEGMENTS: usize = 4;
 #[doc(hidden)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Schedule {
-    /// Batches sized for rayon's pool; a batch under [`PARALLEL_MIN_SEGMENTS`] segments, or a
-    /// pool of one thread, runs on the calling thread.
+    /// One segment at a time on the calling thread for the first [`PROBE_SEGMENTS`], timed;
+    /// then, if sealing or opening took longer than reading and writing, batches sized for
+    /// rayon's pool (a batch under [`PARALLEL_MIN_SEGMENTS`] segments still runs on the calling
+    /// thread); otherwise on as before. A pool of one thread never leaves the calling thread.
     Auto,
     /// One segment at a time on the calling thread.
     Serial,
@@ -179,16 +184,19 @@ where
     W: Write + ?Sized,
 {
     let segment_len = usize::try_from(segment_size).map_err(|_| FileError::TooLarge)?;
-    let (per_batch, min_parallel) = match schedule {
-        Schedule::Serial => (1, usize::MAX),
-        Schedule::Auto => match rayon::current_num_threads() {
-            0 | 1 => (1, usize::MAX),
-            threads => (
-                batch_segments(threads, segment_len + TAG_LEN),
-                PARALLEL_MIN_SEGMENTS,
-            ),
-        },
-        Schedule::Parallel { threads } => (batch_segments(threads, segment_len + TAG_LEN), 1),
+    let threads = match schedule {
+        Schedule::Serial => 1,
+        Schedule::Auto => rayon::current_num_threads(),
+        Schedule::Parallel { threads } => threads,
+    };
+    let parallel_batch = batch_segments(threads, segment_len + TAG_LEN);
+    let pieces = compute_pieces(threads);
+    // Auto starts one segment at a time on the calling thread, timing it (`probe`); Parallel
+    // hands every batch to the pool from the start.
+    let (per_batch, mut min_parallel, mut probe) = match schedule {
+        Schedule::Auto if threads > 1 => (1, usize::MAX, Some(Probe::default())),
+        Schedule::Serial | Schedule::Auto => (1, usize::MAX, None),
+        Schedule::Parallel { .. } => (parallel_batch, 1, None),
     };
     let mut reader = BatchReader {
         input,
@@ -205,10 +213,14 @@ where
         plaintext_len: 0,
         segments: 0,
     };
-    let crypt = |batch: &mut Batch| {
+    let crypt = |batch: &mut Batch, parallel: bool| {
         let slots = batch.slots.get_mut(..batch.used).unwrap_or_default();
-        if slots.len() >= min_parallel {
-            slots.par_iter_mut().for_each(|s| s.run(direction, keys));
+        if parallel {
+            let min_len = slots.len().div_ceil(pieces);
+            slots
+                .par_iter_mut()
+                .with_min_len(min_len)
+                .for_each(|s| s.run(direction, keys));
         } else {
             slots.iter_mut().for_each(|s| s.run(direction, keys));
         }
@@ -224,7 +236,7 @@ where
         if current.used >= min_parallel {
             rayon::in_place_scope(|scope| {
                 let (crypt, current) = (&crypt, &mut current);
-                scope.spawn(move |_| crypt(current));
+                scope.spawn(move |_| crypt(current, true));
                 writer.write(&mut done)?;
                 if more {
                     reader.fill(&mut ahead);
@@ -232,10 +244,24 @@ where
                 Ok::<(), FileError>(())
             })?;
         } else {
-            crypt(&mut current);
+            let started = Instant::now();
+            crypt(&mut current, false);
+            let crypted = Instant::now();
             writer.write(&mut done)?;
             if more {
                 reader.fill(&mut ahead);
+            }
+            if let Some(p) = probe.as_mut() {
+                p.segments += current.used;
+                p.crypt += crypted.duration_since(started);
+                p.io += crypted.elapsed();
+                if p.segments >= PROBE_SEGMENTS {
+                    if p.crypto_bound() {
+                        reader.per_batch = parallel_batch;
+                        min_parallel = PARALLEL_MIN_SEGMENTS;
+                    }
+                    probe = None;
+                }
             }
         }
         std::mem::swap(&mut done, &mut current);
@@ -248,6 +274,41 @@ where
             });
         }
     }
+}
+
+/// Segments [`Schedule::Auto`] seals or opens on the calling thread, timing that against its
+/// reads and writes, before it decides whether the pool pays: 32 (2 MiB at the default segment
+/// size, a few hundred microseconds).
+pub const PROBE_SEGMENTS: usize = 32;
+
+/// What [`Schedule::Auto`] measured over its first [`PROBE_SEGMENTS`] segments.
+#[derive(Default)]
+struct Probe {
+    segments: usize,
+    /// Time spent sealing or opening.
+    crypt: Duration,
+    /// Time spent writing the previous segments and reading the next.
+    io: Duration,
+}
+
+impl Probe {
+    /// Whether sealing or opening takes longer than reading and writing: only then does the pool
+    /// pay. When the reads and writes dominate (a file in the page cache here: the kernel's
+    /// copies cost about three times AES-256-GCM's work), handing each batch to another core
+    /// adds the cache traffic of moving every byte between cores, in CPU time and in wall time
+    /// both (BENCHMARKS.md, "File encryption against age and rage"), and saves nothing.
+    fn crypto_bound(&self) -> bool {
+        self.crypt > self.io
+    }
+}
+
+/// Pieces a batch is cut into for `threads` pool threads: one fewer than the threads, at least
+/// one. The calling thread reads and writes while the pool works, so with as many pieces as
+/// threads one core would run three threads (I/O and two pieces) and the pieces would wait on
+/// each other; on 2 cores one pool thread seals or opens the whole batch (BENCHMARKS.md, "File
+/// encryption against age and rage").
+fn compute_pieces(threads: usize) -> usize {
+    threads.saturating_sub(1).max(1)
 }
 
 /// Batches in flight at once: one being written, one being sealed or opened, one being read.
