@@ -41,6 +41,20 @@ fn x25519(c: &mut Criterion) {
     g.bench_function("x25519_dh", |b| {
         b.iter(|| black_box(ours.diffie_hellman(black_box(&theirs)).unwrap()))
     });
+    // AWS-LC alone (what `x25519_dh` runs unless curve25519-dalek's IFMA backend is compiled in
+    // and the CPU has IFMA: then the Edwards path, `x25519_dh_dalek`, runs instead).
+    #[cfg(feature = "aws-lc")]
+    g.bench_function("x25519_dh_awslc", |b| {
+        use aws_lc_rs::agreement::{self, X25519};
+        let secret = *ours.private_key().as_bytes();
+        let peer = *theirs.as_bytes();
+        b.iter(|| {
+            let private =
+                agreement::PrivateKey::from_private_key(&X25519, black_box(&secret)).unwrap();
+            let peer = agreement::UnparsedPublicKey::new(&X25519, black_box(&peer));
+            black_box(agreement::agree(&private, peer, (), |s| Ok::<_, ()>(s[0])).unwrap())
+        })
+    });
     // x25519-dalek's Montgomery ladder (curve25519-dalek's serial field arithmetic) on the same
     // keys: the reference row, and the portable backend's path for a key on the twist.
     let (scalar, u) = ([0x42u8; 32], *theirs.as_bytes());

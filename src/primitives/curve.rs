@@ -6,8 +6,15 @@
 //! chosen at run time, speeds up the Edwards path below). Both give the same bytes for every
 //! input: RFC 7748 X25519, clamping on use, the top bit of `u` masked and `u >= p` reduced.
 //!
-//! XEdDSA verification stays on curve25519-dalek under both: its variable-time AVX2 double-scalar
-//! multiplication beats AWS-LC's constant-time one (BENCHMARKS.md, "X25519 and Ed25519 backends").
+//! One exception, for X25519 DH: when curve25519-dalek's AVX-512 IFMA backend is compiled in
+//! (`--cfg curve25519_dalek_backend="avx512"`, which this workspace's `.cargo/config.toml` sets)
+//! and the CPU has IFMA at run time, the curve25519-dalek Edwards path below runs instead of
+//! AWS-LC: there it is about 0.8x AWS-LC's time (BENCHMARKS.md, "X25519 and Ed25519 backends").
+//! Key generation stays on AWS-LC, whose fixed-base code is faster than curve25519-dalek's
+//! serial table either way.
+//!
+//! XEdDSA verification stays on curve25519-dalek under both: its variable-time double-scalar
+//! multiplication beats AWS-LC's constant-time one (same section).
 
 use curve25519_dalek::montgomery::MontgomeryPoint;
 use zeroize::Zeroizing;
@@ -17,6 +24,13 @@ pub(crate) const KEY_LEN: usize = 32;
 
 /// X25519(`secret`, `u`) (RFC 7748 section 5), including an all-zero output: the caller checks.
 pub(crate) fn x25519(secret: &[u8; KEY_LEN], u: &[u8; KEY_LEN]) -> Zeroizing<[u8; KEY_LEN]> {
+    #[cfg(all(curve25519_dalek_backend = "avx512", target_arch = "x86_64"))]
+    if std::arch::is_x86_feature_detected!("avx512ifma")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+    {
+        // The same features curve25519-dalek's own run-time check asks for.
+        return dalek::x25519(secret, u);
+    }
     #[cfg(feature = "aws-lc")]
     if let Some(shared) = aws_lc::x25519(secret, u) {
         return shared;
@@ -135,6 +149,14 @@ mod tests {
             let ladder = x25519_dalek::x25519(k, u);
             assert_eq!(*x25519(&k, &u), ladder, "u = {}", hex::encode(u));
             assert_eq!(*dalek::x25519(&k, &u), ladder, "u = {}", hex::encode(u));
+            // AWS-LC on its own, whichever backend `x25519` picked on this CPU.
+            #[cfg(feature = "aws-lc")]
+            assert_eq!(
+                aws_lc::x25519(&k, &u).map(|s| *s),
+                (ladder != [0u8; 32]).then_some(ladder),
+                "u = {}",
+                hex::encode(u)
+            );
         }
     }
 
