@@ -195,7 +195,8 @@ fn ratchet(c: &mut Criterion) {
 }
 
 /// The triple ratchet (Double Ratchet plus SPQR) against the classical one: one 64-byte message
-/// each way (two encrypts, two decrypts, a DH ratchet turn). SPQR's cost depends on the braid's
+/// each way (two encrypts, two decrypts, a DH ratchet turn), then one message on an existing
+/// chain. SPQR's cost depends on the braid's
 /// phase; iterations run through every phase, so the median is the typical turn and the mean
 /// carries the ML-KEM steps.
 fn triple(c: &mut Criterion) {
@@ -214,6 +215,23 @@ fn triple(c: &mut Criterion) {
             exchange(&mut alice, &mut bob, 1, &mut r);
             exchange(&mut bob, &mut alice, 1, &mut r);
         })
+    });
+    // One 64-byte message on an existing chain, as `ratchet/encrypt_64` and `ratchet/decrypt_64`
+    // but on the triple ratchet: each message also carries an SPQR message (in a one-sided
+    // burst, the next erasure-coded chunk of the sender's current braid message).
+    let plain = [0x61u8; 64];
+    let (mut alice, _) = established_with(&mut r, RatchetKind::Triple);
+    g.bench_function("encrypt_64", |b| {
+        b.iter(|| black_box(alice.encrypt(black_box(&plain), &mut r).unwrap()))
+    });
+    let (mut alice, mut bob) = established_with(&mut r, RatchetKind::Triple);
+    exchange(&mut alice, &mut bob, 1, &mut r);
+    g.bench_function("decrypt_64", |b| {
+        b.iter_batched(
+            || alice.encrypt(&plain, &mut r).unwrap(),
+            |wire| drop(black_box(bob.decrypt(black_box(&wire)).unwrap())),
+            BatchSize::SmallInput,
+        )
     });
     g.finish();
 }

@@ -67,7 +67,8 @@ PRIMITIVE_ROWS = [
     ("x25519_keygen", "X25519 key generation"),
     ("x25519_dh", "X25519 DH (checked, non-zero output)"),
     ("x25519_dh_ladder", "X25519 DH, x25519-dalek Montgomery ladder (reference)"),
-    ("x25519_dh_dalek", "X25519 DH, curve25519-dalek Edwards path (the backend without `aws-lc`)"),
+    ("x25519_dh_dalek", "X25519 DH, curve25519-dalek Edwards path (`x25519_dh` with IFMA, or without `aws-lc`)"),
+    ("x25519_dh_awslc", "X25519 DH, AWS-LC alone (`x25519_dh` without IFMA)"),
     ("x25519_public_key", "X25519 public key from a private key"),
     ("x25519_public_key_dalek", "X25519 public key, curve25519-dalek fixed-base table"),
     ("xeddsa_sign_33", "XEdDSA sign, 33 B"),
@@ -77,7 +78,8 @@ PRIMITIVE_ROWS = [
     ("xeddsa_verifying_key", "XEdDSA key conversion alone (`VerifyingKey::new`)"),
     ("xeddsa_verify_prepared_33", "XEdDSA verify with a converted key, 33 B"),
     ("xeddsa_verify_prepared_1569", "XEdDSA verify with a converted key, 1569 B"),
-    ("xeddsa_verify_bundle", "A bundle's two signature checks (conversion + 33 B + 1569 B)"),
+    ("xeddsa_verify_bundle", "A bundle's two signature checks (conversion + 33 B + 1569 B, one shared inversion)"),
+    ("xeddsa_verify_bundle_separate", "The same, one inversion each"),
     ("xeddsa_verify_bundle_awslc", "The same with AWS-LC's Ed25519 for the group check"),
     ("mlkem1024_libcrux_keygen", "ML-KEM-1024 keygen, libcrux"),
     ("mlkem1024_libcrux_encaps", "ML-KEM-1024 encaps, libcrux (bare)"),
@@ -125,39 +127,48 @@ PARTS = [
 
 # Measured by hand, not by criterion (the benches do not depend on OpenSSL or on RUSTFLAGS).
 OPENSSL_X25519 = {
-    "us": 35.5,
-    # The same minutes, the timing loop of the hand-measured section (minimum per call).
+    "us": 33.1,
+    # The same minutes, the timing loop of the hand-measured section (minimum per call): the
+    # crate's X25519 in a workspace build (curve25519-dalek's IFMA Edwards path), AWS-LC alone,
+    # and x25519-dalek's ladder.
+    "crate_us": 25.7,
     "awslc_us": 31.4,
-    "ladder_us": 50.6,
+    "ladder_us": 50.8,
     "how": "`openssl speed -seconds 2 ecdhx25519`, OpenSSL 3.0.19 (Debian), best of 3 runs: "
-    "28,198 op/s = 35.5 µs (2026-12-03 18:18 UTC, AMD EPYC, 2 vCPUs, load average 3.5).",
+    "30,220 op/s = 33.1 µs (2026-12-04 20:36 UTC, AMD EPYC, 2 vCPUs, load average 0.9).",
 }
 HAND_MEASURED = [
     "### Measured by hand: curve25519-dalek's backends, AWS-LC",
     "",
-    "2026-12-03 17:53-18:19 UTC, AMD EPYC, 2 vCPUs (AVX2, AVX-512 IFMA), load average 3.5-7 from",
-    "other builds: a throw-away timing loop calling each operation in batches of 10, interleaved,",
-    "400-1000 batches, minimum per call (robust to the load, unlike a median). rustc 1.95.",
+    "2026-12-04 20:31-20:36 UTC, AMD EPYC, 2 vCPUs (AVX2, AVX-512 IFMA), load average 0.9-1.0:",
+    "a throw-away timing loop calling each operation in batches of 10, interleaved, 500 batches,",
+    "minimum per call, each build run twice. The AVX2 build's figures vary by up to 20% from one",
+    "process to the next (the IFMA build's do not), so its two runs' range is given. rustc 1.95.",
     "",
-    "| operation | default build | `RUSTFLAGS='-C target-feature=+avx512ifma,+avx512vl'` |",
+    "| operation | workspace build (`.cargo/config.toml`: IFMA picked at run time) | without the cfg (what a dependent gets by default: AVX2) |",
     "|---|---|---|",
-    "| curve25519-dalek vartime `[a]A + [b]B` (Ed25519 verification's core) | 28.7 µs (AVX2) | 17.7 µs (IFMA) |",
-    "| curve25519-dalek X25519, Edwards path | 42.2 µs (AVX2) | 30.6 µs (IFMA) |",
-    "| x25519-dalek Montgomery ladder | 50.6 µs (serial) | serial either way |",
-    "| curve25519-dalek fixed-base (public key) | 16.2 µs (serial table) | serial either way |",
-    "| AWS-LC X25519 (`agreement::agree`, key object made per call) | 31.4 µs | |",
-    "| AWS-LC X25519 public key (`compute_public_key`) | 7.3 µs | |",
-    "| Ed25519 group check, AWS-LC / curve25519-dalek (`verify_edwards`) | 35.9 / 34.0 µs | |",
-    "| two bundle checks with one key conversion (11.4 µs), AWS-LC / curve25519-dalek | 85.8 / 81.3 µs | |",
+    "| curve25519-dalek vartime `[a]A + [b]B` (Ed25519 verification's core) | 12.3 µs | 25.9-29.1 µs |",
+    "| XEdDSA key conversion (`VerifyingKey::new`) | 11.4 µs | 11.4 µs |",
+    "| a bundle's two checks, one shared inversion (`PreKeyBundle::verify`) | 43.7 µs | 70.9-83.7 µs |",
+    "| the same, one inversion each (before) | 47.0 µs | 74.4-85.1 µs |",
+    "| X25519 DH as the crate computes it | 25.7 µs (curve25519-dalek, Edwards path) | 31.4 µs (AWS-LC) |",
+    "| curve25519-dalek X25519, Edwards path | 25.6 µs | 38.2-47.1 µs |",
+    "| x25519-dalek Montgomery ladder | 50.4-51.1 µs (serial either way) | 50.4-50.6 µs |",
+    "| OpenSSL 3.0.19 X25519 (`openssl speed`, best of 3) | 33.1 µs | |",
     "",
-    "curve25519-dalek 5's `simd` backend (AVX2, detected at run time on stable) speeds up Edwards",
-    "point operations only; the Montgomery ladder and the fixed-base table use the serial field",
-    "arithmetic. Its AVX-512 IFMA backend is compiled in only when the target enables",
-    "`avx512ifma` and `avx512vl` at build time (stable rustc >= 1.89), so a library user does not",
-    "get it by default. AWS-LC (`aws-lc-sys` 0.47, its own `cc` build, no CMake) took 62 s to build",
-    "on the 2 shared cores; X25519 (RFC 7748 and Wycheproof vectors, the 1,000,000-iteration case",
-    "in 78 s by hand) and Ed25519 (RFC 8032, Wycheproof, libsignal XEdDSA vectors) agree with",
-    "curve25519-dalek on every vector.",
+    "Against the targets, this machine: X25519 DH 0.51x x25519-dalek's ladder and 0.78x OpenSSL's",
+    "(a dependent without the cfg: AWS-LC, 0.62x and 0.95x); a bundle's two signature checks",
+    "0.54x the 81.3 µs the same loop measured on 2026-12-03 before these changes (one inversion",
+    "each, AVX2), 0.59x this run's fastest AVX2 figure for that path (a dependent without the",
+    "cfg: 0.87x-1.03x, the AVX2 backend's spread). curve25519-dalek 5 compiles its AVX-512 IFMA",
+    "backend in only under `--cfg curve25519_dalek_backend=\"avx512\"` or when the target enables",
+    "`avx512ifma` and `avx512vl` at build time, so a library cannot turn it on for the crates that",
+    "depend on it; the cfg keeps run-time detection (cpufeatures) with the AVX2 and serial",
+    "backends as fallbacks. Key generation stays on AWS-LC (7.3 µs, against 16.2 µs for",
+    "curve25519-dalek's serial fixed-base table, 2026-12-03). AWS-LC (`aws-lc-sys` 0.47, its own",
+    "`cc` build, no CMake) builds in about a minute on the 2 cores. X25519 (RFC 7748 including the",
+    "1,000,000-iteration case, 30 s on the IFMA path; Wycheproof) and Ed25519 (RFC 8032,",
+    "Wycheproof, libsignal XEdDSA vectors) pass on every backend.",
 ]
 
 
@@ -782,9 +793,11 @@ def main() -> int:
     L += [
         "## X25519 and Ed25519 backends",
         "",
-        "`x25519_dh` and `x25519_public_key` run on AWS-LC (`aws-lc-rs`, default feature `aws-lc`:",
-        "s2n-bignum's verified constant-time assembly, chosen at run time for the CPU). Without the",
-        "feature, curve25519-dalek computes them (`_dalek` rows). XEdDSA verification stays on",
+        "`x25519_public_key` runs on AWS-LC (`aws-lc-rs`, default feature `aws-lc`: s2n-bignum's",
+        "verified constant-time assembly, chosen at run time for the CPU), and so does `x25519_dh`",
+        "unless curve25519-dalek's IFMA backend is compiled in and the CPU has IFMA: then",
+        "curve25519-dalek's Edwards path (`x25519_dh_dalek`) is faster and runs instead, as here.",
+        "Without the feature, curve25519-dalek computes both (`_dalek` rows). XEdDSA verification stays on",
         "curve25519-dalek: its variable-time double-scalar multiplication beats AWS-LC's",
         "constant-time Ed25519 (last rows). Builds from this workspace compile in curve25519-dalek's",
         "AVX-512 IFMA backend (`.cargo/config.toml`: `--cfg curve25519_dalek_backend=\"avx512\"`),",
@@ -797,14 +810,19 @@ def main() -> int:
         "",
         "| comparison | ratio |",
         "|---|---|",
-        f"| X25519 DH, crate (AWS-LC) / x25519-dalek ladder | {ratio(dh, ladder)} |",
-        f"| X25519 DH, crate (AWS-LC) / curve25519-dalek Edwards path | {ratio(dh, dalek)} |",
-        f"| X25519 DH, crate (AWS-LC) / OpenSSL ({us(OPENSSL_X25519['us'])}, by hand) | "
+        f"| X25519 DH, crate / x25519-dalek ladder | {ratio(dh, ladder)} |",
+        f"| X25519 DH, crate / curve25519-dalek Edwards path | {ratio(dh, dalek)} |",
+        f"| X25519 DH, crate / OpenSSL ({us(OPENSSL_X25519['us'])}, by hand) | "
         f"{ratio(dh, OPENSSL_X25519['us'])} |",
-        f"| X25519 DH, both by hand (minimum per call, below): AWS-LC {us(OPENSSL_X25519['awslc_us'])}"
-        f" / OpenSSL {us(OPENSSL_X25519['us'])} | {ratio(OPENSSL_X25519['awslc_us'], OPENSSL_X25519['us'])} |",
-        f"| X25519 DH, both by hand: AWS-LC / x25519-dalek ladder {us(OPENSSL_X25519['ladder_us'])} | "
+        f"| X25519 DH, both by hand (minimum per call, below): crate {us(OPENSSL_X25519['crate_us'])}"
+        f" / OpenSSL {us(OPENSSL_X25519['us'])} | {ratio(OPENSSL_X25519['crate_us'], OPENSSL_X25519['us'])} |",
+        f"| X25519 DH, both by hand: crate / x25519-dalek ladder {us(OPENSSL_X25519['ladder_us'])} | "
+        f"{ratio(OPENSSL_X25519['crate_us'], OPENSSL_X25519['ladder_us'])} |",
+        f"| X25519 DH, by hand, AWS-LC alone (a dependent without the cfg) / OpenSSL | "
+        f"{ratio(OPENSSL_X25519['awslc_us'], OPENSSL_X25519['us'])} |",
+        f"| X25519 DH, by hand, AWS-LC alone / x25519-dalek ladder | "
         f"{ratio(OPENSSL_X25519['awslc_us'], OPENSSL_X25519['ladder_us'])} |",
+        f"| X25519 DH, crate / AWS-LC alone (`x25519_dh_awslc`) | {ratio(dh, r.p('x25519_dh_awslc'))} |",
         f"| X25519 public key, crate (AWS-LC) / curve25519-dalek table | "
         f"{ratio(r.p('x25519_public_key'), r.p('x25519_public_key_dalek'))} |",
         f"| two signature checks, AWS-LC Ed25519 / curve25519-dalek (kept) | {ratio(bundle_aws, bundle)} |",
@@ -880,6 +898,40 @@ def main() -> int:
         "",
     ]
 
+    # Triple ratchet against the classical one.
+    triple = {k.split("/", 1)[1]: v for k, v in medians.items() if k.startswith("triple/")}
+    if triple:
+        L += [
+            "### Triple ratchet (Double Ratchet + SPQR)",
+            "",
+            "Group `triple` of `--bench ratchet`: the same PQXDH session set-up on each ratchet. A",
+            "ping-pong is one 64-byte message each way (two encrypts, two decrypts, a DH ratchet turn;",
+            "SPQR's cost depends on the braid's phase, and iterations run through every phase). The",
+            "existing-chain rows are `ratchet/encrypt_64` and `ratchet/decrypt_64` on the triple",
+            "ratchet: in a one-sided burst every message carries the next erasure-coded chunk of the",
+            "sender's braid message.",
+            "",
+            "| operation | classical | triple | triple / classical |",
+            "|---|---|---|---|",
+        ]
+        for label, classical, tri in [
+            ("ping-pong, 64 B each way", medians.get("triple/classical_ping_pong_64"), triple.get("triple_ping_pong_64")),
+            ("encrypt 64 B, existing chain", medians.get("ratchet/encrypt_64"), triple.get("encrypt_64")),
+            ("decrypt 64 B, existing chain", medians.get("ratchet/decrypt_64"), triple.get("decrypt_64")),
+        ]:
+            L.append(f"| {label} | {us(classical)} | {us(tri)} | {ratio(tri, classical)} |")
+        L += [
+            "",
+            "Bytes: a triple-ratchet message adds 2 + 4..37 bytes (32.1 on average over an epoch cycle, the",
+            "SPQR section below) to the classical 75. The first message of a session costs the same",
+            "handshake (the HKDF expands 96 bytes instead of 64) plus SPQR's initial state (two HKDFs);",
+            "SPQR's key generation (`spqr/send_keygen`) happens on the initiator's first send. The",
+            "erasure encoder evaluates its 16 lanes at a chunk's index through one multiplication table",
+            "per chunk (`spqr::gf16::MulBy`): a parity chunk took 11 µs of the 15.5 µs `triple/encrypt_64`",
+            "before (2026-12-04), about 1.5 µs now.",
+            "",
+        ]
+
     spqr = spqr_section(medians, throughput, spqr_sizes, args.out)
     if spqr:
         L += spqr + [""]
@@ -888,7 +940,8 @@ def main() -> int:
     others = sorted(
         k
         for k in medians
-        if k.split("/", 1)[0] not in ("primitives", "handshake", "ratchet", "ratchet_floor", "spqr")
+        if k.split("/", 1)[0]
+        not in ("primitives", "handshake", "ratchet", "ratchet_floor", "spqr", "triple")
     )
     L += [
         "## Node and file throughput",
@@ -898,7 +951,7 @@ def main() -> int:
         "included; `node/pipe_send_receive_pair_64`: the same pair written to a `pqxdh-node`",
         "subprocess's stdin, each reply line read back before the next request. Rates are per pair.",
         "`files_64MiB/*` (`--bench files`): a 64 MiB in-memory file encrypted and decrypted to one",
-        "recipient on every core (`encrypt`, `decrypt`) and one segment at a time (`*_serial`), next",
+        "recipient under `Schedule::Auto` (`encrypt`, `decrypt`: the pool only if the cryptography is the bottleneck) and one segment at a time (`*_serial`), next",
         "to RustCrypto's raw AES-256-GCM on one core over the same buffer in one call and in 64 KiB",
         "segments copied in from the input and out to the output, as any Read -> Write stream must",
         "(`raw_aes256gcm_segments_copied`). `files_aes256gcm/*`: one core sealing one 16 KiB or 64 KiB",

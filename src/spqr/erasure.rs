@@ -9,7 +9,7 @@
 
 use core::ops::{Add, Div, Mul};
 
-use super::gf16::Gf16;
+use super::gf16::{Gf16, MulBy};
 
 /// Bytes of data in a chunk: 16 field elements (ML-KEM Braid V1).
 pub const CHUNK_DATA_LEN: usize = 32;
@@ -89,8 +89,12 @@ impl Polynomial {
             .fold(Gf16::ZERO, |acc, &c| acc.mul(x).add(c))
     }
 
-    fn at(&self, x: Gf16) -> Gf16 {
-        Self::horner(&self.0, x)
+    /// The value at the point `by_x` multiplies by (Horner's rule, one table product a step).
+    fn at(&self, by_x: &MulBy) -> Gf16 {
+        self.0
+            .iter()
+            .rev()
+            .fold(Gf16::ZERO, |acc, &c| by_x.mul(acc).add(c))
     }
 }
 
@@ -160,6 +164,8 @@ impl Encoder {
         let values = self.piece.len() / 2;
         let x = usize::from(index);
         let mut data = [0u8; CHUNK_DATA_LEN];
+        // Every lane is evaluated at the same `x`: one multiplication table serves them all.
+        let mut by_x: Option<MulBy> = None;
         for (lane, out) in data.chunks_exact_mut(2).enumerate() {
             let value = if x < lane_len(values, lane) {
                 element(&self.piece, x * LANES + lane)
@@ -174,7 +180,8 @@ impl Encoder {
                         })
                         .collect()
                 });
-                lanes.get(lane).map_or(Gf16::ZERO, |p| p.at(Gf16(index)))
+                let by_x = by_x.get_or_insert_with(|| MulBy::new(Gf16(index)));
+                lanes.get(lane).map_or(Gf16::ZERO, |p| p.at(by_x))
             };
             out.copy_from_slice(&value.0.to_be_bytes());
         }
@@ -286,18 +293,23 @@ impl Decoder {
             });
         }
         let mut out = Vec::with_capacity(self.piece_len);
-        for i in 0..values {
-            let lane = i % LANES;
-            let x = i / LANES;
-            let value = match lanes.get(lane) {
-                Some(Some(poly)) => poly.at(Gf16(x as u16)),
-                _ => self
-                    .lanes
-                    .get(lane)
-                    .and_then(|points| points.get(x))
-                    .map_or(Gf16::ZERO, |p| p.1),
-            };
-            out.extend_from_slice(&value.0.to_be_bytes());
+        // Value `i` is lane `i % 16` at `x = i / 16`: row by row, one multiplication table per
+        // `x` for the interpolated lanes.
+        for x in 0..values.div_ceil(LANES) {
+            let mut by_x: Option<MulBy> = None;
+            for lane in 0..LANES.min(values - x * LANES) {
+                let value = match lanes.get(lane) {
+                    Some(Some(poly)) => {
+                        poly.at(by_x.get_or_insert_with(|| MulBy::new(Gf16(x as u16))))
+                    }
+                    _ => self
+                        .lanes
+                        .get(lane)
+                        .and_then(|points| points.get(x))
+                        .map_or(Gf16::ZERO, |p| p.1),
+                };
+                out.extend_from_slice(&value.0.to_be_bytes());
+            }
         }
         Some(out)
     }

@@ -2,7 +2,7 @@
 //! file key is wrapped for each recipient under a key derived from a PQXDH run from the sender's
 //! identity to the recipient's bundle. The body uses the STREAM construction (Hoang, Reyhanitabar,
 //! Rogaway, Vizár) over AES-256-GCM, so memory use is bounded for any file size ([`IN_FLIGHT_BATCHES`]
-//! batches of segments, sealed and opened on every core: [`MAX_BATCH_BYTES`] each), and reordering, truncation,
+//! batches of segments, sealed and opened on the other cores when that pays: [`MAX_BATCH_BYTES`] each), and reordering, truncation,
 //! appending and header tampering are all detected. SPEC.md section 9 specifies
 //! every byte. [`attachment`] is the same body under a caller's key with no recipients
 //! (SPEC.md section 9.4).
@@ -31,7 +31,9 @@ mod segment_cipher;
 mod stream;
 
 pub use attachment::{AttachmentKey, AttachmentSummary, decrypt_attachment, encrypt_attachment};
-pub use stream::{IN_FLIGHT_BATCHES, MAX_BATCH_BYTES, PARALLEL_MIN_SEGMENTS, SEGMENTS_PER_THREAD};
+pub use stream::{
+    IN_FLIGHT_BATCHES, MAX_BATCH_BYTES, PARALLEL_MIN_SEGMENTS, PROBE_SEGMENTS, SEGMENTS_PER_THREAD,
+};
 #[doc(hidden)]
 pub use stream::{Schedule, batch_segments};
 
@@ -765,7 +767,7 @@ pub struct DecryptSummary {
 }
 
 /// Decrypts a container from `input` as the owner of `store`, writing plaintext to `output`
-/// segment by segment (opened a batch at a time on every core; a failing segment stops the body
+/// segment by segment (opened a batch at a time on the pool when that pays; a failing segment stops the body
 /// with the batch's earlier, authenticated segments written, exactly as one at a time). Each
 /// segment is authenticated before it is written, but truncation and the
 /// sender's signature (version 2) are only checked at the end: output is trustworthy only when

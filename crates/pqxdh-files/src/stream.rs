@@ -244,14 +244,15 @@ where
                 Ok::<(), FileError>(())
             })?;
         } else {
-            let started = Instant::now();
+            // Timed only while probing.
+            let started = probe.as_ref().map(|_| Instant::now());
             crypt(&mut current, false);
-            let crypted = Instant::now();
+            let crypted = started.map(|started| (started, Instant::now()));
             writer.write(&mut done)?;
             if more {
                 reader.fill(&mut ahead);
             }
-            if let Some(p) = probe.as_mut() {
+            if let (Some(p), Some((started, crypted))) = (probe.as_mut(), crypted) {
                 p.segments += current.used;
                 p.crypt += crypted.duration_since(started);
                 p.io += crypted.elapsed();

@@ -79,9 +79,11 @@ fn decrypt(seed: u64, sealed: &[u8], schedule: Schedule) -> (Result<u64, FileErr
     (result, out)
 }
 
-/// Lengths around segment and batch boundaries for `segment` bytes per segment.
+/// Lengths around segment and batch boundaries for `segment` bytes per segment, and around the
+/// end of `Schedule::Auto`'s probe, after which it may switch to batches.
 fn lengths(segment: usize) -> Vec<usize> {
     let batch = BATCH * segment;
+    let probe = files::PROBE_SEGMENTS * segment;
     vec![
         0,
         1,
@@ -91,6 +93,10 @@ fn lengths(segment: usize) -> Vec<usize> {
         batch - 1,
         batch,
         batch + 1,
+        probe - 1,
+        probe,
+        probe + 1,
+        probe + segment + 1,
         4 * batch + 3 * segment + 5,
     ]
 }
