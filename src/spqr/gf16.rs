@@ -110,14 +110,8 @@ impl MulBy {
     /// The tables for multiplying by `c`.
     #[must_use]
     pub fn new(c: Gf16) -> Self {
-        // basis[k] = x^k * c: `c` doubled k times, reduced after each doubling.
-        let mut basis = [0u16; 16];
-        let mut v = u32::from(c.0);
-        for b in &mut basis {
-            *b = v as u16;
-            v <<= 1;
-            v ^= MODULUS & 0u32.wrapping_sub((v >> 16) & 1);
-        }
+        // basis[k] = x^k * c, by the field's own product.
+        let basis: [u16; 16] = core::array::from_fn(|k| (Gf16(1 << k) * c).0);
         let (mut lo, mut hi) = ([0u16; 256], [0u16; 256]);
         for i in 1..256usize {
             // `i` is `i & (i - 1)` (itself without its lowest set bit) plus that bit.
